@@ -1,0 +1,60 @@
+"""The public entry points: resolve a ``data.dataset`` spec to its source."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cnn_tui.core.errors import DataError
+
+from .arrays import arrays_info, load_arrays
+from .builtin import BUILTINS, builtin_info, load_builtin
+from .folder import folder_info, load_folder
+from .types import Dataset, DatasetInfo
+
+ALLOWED = [*BUILTINS, "folder:PATH", "arrays:PATH"]
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """``("builtin", name)``, ``("folder", path)`` or ``("arrays", path)``; DataError otherwise."""
+    s = str(spec).strip()
+    if s in BUILTINS:
+        return "builtin", s
+    for kind in ("folder", "arrays"):
+        if s.startswith(kind + ":"):
+            return kind, s[len(kind) + 1 :].strip()
+    raise DataError(f"data.dataset = {spec!r}: unknown dataset (allowed: {', '.join(ALLOWED)})")
+
+
+def _data_cfg(cfg: Any) -> Any:
+    # Accept an ExperimentConfig too (its .data section).
+    if cfg is not None and not hasattr(cfg, "dataset") and hasattr(cfg, "data"):
+        return cfg.data
+    return cfg
+
+
+def load_dataset(cfg: Any) -> Dataset:
+    """Load and split the dataset that ``cfg`` (a DataConfig) names. Raises DataError."""
+    cfg = _data_cfg(cfg)
+    kind, arg = parse_spec(cfg.dataset)
+    spec = str(cfg.dataset).strip()
+    if kind == "builtin":
+        return load_builtin(arg, cfg)
+    if kind == "folder":
+        return load_folder(spec, arg, cfg)
+    return load_arrays(spec, arg, cfg)
+
+
+def dataset_info(spec: str, cfg: Any = None) -> DatasetInfo:
+    """Cheap facts about a dataset (no full load); ``cfg`` refines split counts and shapes."""
+    cfg = _data_cfg(cfg)
+    kind, arg = parse_spec(spec)
+    if kind == "builtin":
+        return builtin_info(arg, cfg)
+    if kind == "folder":
+        return folder_info(str(spec).strip(), arg, cfg)
+    return arrays_info(str(spec).strip(), arg, cfg)
+
+
+def list_datasets() -> list[DatasetInfo]:
+    """Facts about the five built-in datasets."""
+    return [builtin_info(name) for name in BUILTINS]

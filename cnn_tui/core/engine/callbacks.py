@@ -1,0 +1,184 @@
+"""Keras callbacks that connect a training run to cnn-tui: events, stop/pause, NaN guard,
+history rows and epoch-level TensorBoard scalars.
+
+All of them are ``async_safe``: Keras 3 then dispatches their batch-end hooks on a
+helper thread, so they never make the training loop wait for the logs. Stop and pause
+are handled in ``on_train_batch_begin``, which Keras always calls synchronously.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Any, Callable
+
+from cnn_tui.core.engine.events import BatchEnd, EpochEnd, Event, Log
+
+
+def _keras_callback_base():
+    import keras
+
+    return keras.callbacks.Callback
+
+
+def current_lr(model: Any) -> float:
+    """The optimizer's current learning rate as a float."""
+    import keras
+
+    try:
+        return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    except (AttributeError, TypeError, ValueError):
+        return float("nan")
+
+
+def _floats(logs: dict[str, Any] | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, value in (logs or {}).items():
+        try:
+            out[key] = float(value)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def make_event_callback(
+    emit: Callable[[Event], None],
+    *,
+    epochs: int,
+    steps: int,
+    initial_epoch: int,
+    stop: threading.Event,
+    pause: threading.Event | None,
+    on_epoch_row: Callable[[dict[str, Any]], None],
+    batch_interval: float = 0.1,
+):
+    """Build the :class:`EventCallback` (a factory so keras is imported lazily)."""
+    base = _keras_callback_base()
+
+    class EventCallback(base):
+        """Turns Keras hooks into cnn-tui events, and stop/pause flags into Keras actions.
+
+        Args:
+            emit: called with each event (BatchEnd throttled to one per ``batch_interval`` s).
+            epochs: total epochs of the run (for EpochEnd).
+            steps: training steps per epoch.
+            initial_epoch: epochs already done (resume), so events stay 1-based and global.
+            stop: when set, training ends after the current batch.
+            pause: while set, training waits before the next batch.
+            on_epoch_row: receives the history row of every finished epoch.
+            batch_interval: minimum seconds between two BatchEnd events.
+        """
+
+        async_safe = True
+
+        def __init__(self):
+            super().__init__()
+            self._last_emit = 0.0
+            self._epoch_start = 0.0
+            self._paused_seconds = 0.0
+            self._epoch = initial_epoch
+            self.nan_at: tuple[int, int] | None = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch = epoch + 1
+            self._epoch_start = time.perf_counter()
+            self._paused_seconds = 0.0
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if pause is not None and pause.is_set() and not stop.is_set():
+                began = time.perf_counter()
+                emit(Log("info", f"paused at epoch {self._epoch}, step {batch}"))
+                while pause.is_set() and not stop.is_set():
+                    time.sleep(0.05)
+                self._paused_seconds += time.perf_counter() - began
+                emit(Log("info", "resumed"))
+            if stop.is_set():
+                self.model.stop_training = True
+
+        def on_train_batch_end(self, batch, logs=None):
+            # TerminateOnNaN, but remembering where: checked on every batch.
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                if self.nan_at is None:
+                    self.nan_at = (self._epoch, batch + 1)
+                self.model.stop_training = True
+                return
+            now = time.monotonic()
+            if batch + 1 < steps and now - self._last_emit < batch_interval:
+                return
+            self._last_emit = now
+            values = _floats(logs)
+            emit(BatchEnd(epoch=self._epoch, step=batch + 1, steps=steps, logs=values))
+
+        def on_epoch_end(self, epoch, logs=None):
+            values = _floats(logs)
+            loss = values.get("loss")
+            if loss is not None and not math.isfinite(loss):
+                if self.nan_at is None:
+                    self.nan_at = (epoch + 1, steps)
+                self.model.stop_training = True
+                return
+            seconds = time.perf_counter() - self._epoch_start - self._paused_seconds
+            lr = current_lr(self.model)
+            row = {
+                "epoch": epoch + 1,
+                "loss": values.get("loss"),
+                "accuracy": values.get("accuracy"),
+                "val_loss": values.get("val_loss"),
+                "val_accuracy": values.get("val_accuracy"),
+                "lr": lr,
+                "seconds": round(seconds, 4),
+            }
+            on_epoch_row(row)
+            emit(EpochEnd(epoch=epoch + 1, epochs=epochs, logs=values, lr=lr, seconds=seconds))
+
+    return EventCallback()
+
+
+def make_tensorboard_callback(log_dir: str):
+    """Epoch-level TensorBoard scalars (train/ and validation/ like Keras' own callback).
+
+    Keras' TensorBoard callback hooks every batch, which turns off async dispatch for the
+    whole callback list; this one only writes at epoch ends.
+    """
+    base = _keras_callback_base()
+
+    class EpochTensorBoard(base):
+        """Write loss/accuracy/lr scalars to ``log_dir`` after every epoch.
+
+        Args:
+            log_dir: the run's tb/ folder.
+        """
+
+        async_safe = True
+
+        def __init__(self):
+            super().__init__()
+            self._writers: dict[str, Any] = {}
+
+        def _writer(self, name: str):
+            import tensorflow as tf
+
+            if name not in self._writers:
+                self._writers[name] = tf.summary.create_file_writer(f"{log_dir}/{name}")
+            return self._writers[name]
+
+        def on_epoch_end(self, epoch, logs=None):
+            import tensorflow as tf
+
+            for key, value in _floats(logs).items():
+                split, tag = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
+                with self._writer(split).as_default():
+                    tf.summary.scalar(f"epoch_{tag}", value, step=epoch)
+            with self._writer("train").as_default():
+                tf.summary.scalar("epoch_learning_rate", current_lr(self.model), step=epoch)
+            for writer in self._writers.values():
+                writer.flush()
+
+        def on_train_end(self, logs=None):
+            for writer in self._writers.values():
+                writer.close()
+            self._writers.clear()
+
+    return EpochTensorBoard()

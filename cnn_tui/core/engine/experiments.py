@@ -1,0 +1,349 @@
+"""Experiments: a base config plus a plan (grid, repeat, cumulative ablation, variants),
+expanded into trials that run one after another through :func:`trainer.train`.
+
+The plan is the config's ``[experiment]`` table::
+
+    [experiment]
+    kind = "grid"                     # grid | ablation | variants | repeat
+    repeat = 3                        # seeds train.seed .. train.seed+2 for every cell
+    metric = "f1_weighted"            # primary metric of the table
+    [experiment.grid]
+    "model.batch_norm" = [true, false]
+
+An experiment is recorded in ``<runs>/experiments/<yyyymmdd-hhmmss>-<name>-<id>/``:
+``experiment.toml`` (base config with its plan) and ``progress.json`` (one entry per
+trial: state and run id); the runs themselves are ordinary runs in ``<runs>/`` tagged
+with the experiment id, group, seed and trial id. Re-running an experiment folder skips
+the trials whose run completed (resume).
+
+Plans and their expansion live in :mod:`cnn_tui.core.engine.plan`; the results table in
+:mod:`cnn_tui.core.engine.aggregate`; ensembles in :mod:`cnn_tui.core.engine.ensemble`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from cnn_tui.core.config import ExperimentConfig, load_config, save_config
+from cnn_tui.core.engine import trainer
+from cnn_tui.core.engine.plan import METRICS, Plan, Step, Trial, expand, own_overrides, parse_plan, plan_to_dict
+from cnn_tui.core.errors import CnnTuiError, ConfigError, RunStoreError
+from cnn_tui.core.fsutil import atomic_write_json
+from cnn_tui.core.results.store import RunInfo, RunStore, resolve_runs_dir
+
+EXPERIMENTS_DIR = "experiments"
+PLAN_FILE = "experiment.toml"
+PROGRESS_FILE = "progress.json"
+
+# ---------------------------------------------------------------------------------------
+# Trial events (for front ends)
+
+
+@dataclass(frozen=True)
+class TrialStarted:
+    experiment_dir: Path
+    index: int  # 1-based position in the plan
+    total: int
+    trial: Trial
+    eta_seconds: float | None  # for this and the remaining trials, from finished trials' durations
+
+
+@dataclass(frozen=True)
+class TrialFinished:
+    experiment_dir: Path
+    index: int
+    total: int
+    trial: Trial
+    status: str  # completed | stopped | failed
+    run_id: str | None
+    seconds: float
+    metrics: dict[str, Any] | None
+    error: str | None
+
+
+TrialEvent = TrialStarted | TrialFinished
+
+# ---------------------------------------------------------------------------------------
+# The experiment folder
+
+
+__all__ = [
+    "METRICS", "Plan", "Step", "Trial", "TrialEvent", "TrialFinished", "TrialStarted", "expand", "experiment_table",
+    "find_experiment", "list_experiments", "load_experiment", "own_overrides", "parse_plan", "read_progress",
+    "resume_experiment", "run_experiment",
+]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def _create_dir(runs_dir: Path, name: str) -> Path:
+    root = runs_dir / EXPERIMENTS_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    label = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:48] or "experiment"
+    for _ in range(20):
+        path = root / f"{datetime.now():%Y%m%d-%H%M%S}-{label}-{secrets.token_hex(3)}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RunStoreError(f"{root}: could not create a unique experiment folder")  # pragma: no cover
+
+
+def read_progress(exp_dir: Path) -> dict[str, Any]:
+    file = Path(exp_dir) / PROGRESS_FILE
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or not isinstance(data.get("trials"), list):
+            raise ValueError("not an experiment progress object")
+    except (OSError, ValueError) as exc:
+        raise RunStoreError(f"{file}: cannot read experiment progress ({exc})") from None
+    return data
+
+
+def load_experiment(exp_dir: Path) -> tuple[ExperimentConfig, Plan]:
+    """Base config and plan of an experiment folder."""
+    config = load_config(Path(exp_dir) / PLAN_FILE)
+    return config, parse_plan(config.experiment, str(Path(exp_dir) / PLAN_FILE))
+
+
+def list_experiments(runs_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Experiment folders under ``<runs>/experiments``, oldest first."""
+    root = resolve_runs_dir(runs_dir) / EXPERIMENTS_DIR
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / PROGRESS_FILE).is_file())
+
+
+def find_experiment(ref: str | os.PathLike, runs_dir: str | os.PathLike | None = None) -> Path:
+    """An experiment folder by path, folder name, short id, unique substring or ``latest``."""
+    path = Path(ref)
+    if path.is_dir() and (path / PROGRESS_FILE).is_file():
+        return path
+    found = list_experiments(runs_dir)
+    root = resolve_runs_dir(runs_dir) / EXPERIMENTS_DIR
+    if not found:
+        raise RunStoreError(f"{root}: no experiments yet (start one with `cnn-tui sweep` or `cnn-tui experiment`)")
+    ref = str(ref)
+    if ref == "latest":
+        return found[-1]
+    for match in ([p for p in found if p.name == ref or p.name.endswith(f"-{ref}")], [p for p in found if ref in p.name]):
+        if len(match) == 1:
+            return match[0]
+        if len(match) > 1:
+            raise RunStoreError(f"experiment {ref!r} is ambiguous in {root}: matches {', '.join(p.name for p in match[:5])}")
+    raise RunStoreError(f"experiment {ref!r} not found in {root}")
+
+
+def trial_run(entry: dict[str, Any], runs_dir: Path) -> RunInfo | None:
+    """The run recorded for a progress entry, or None if it has none / it is gone."""
+    run_id = entry.get("run_id")
+    if not run_id:
+        return None
+    for path in (runs_dir / run_id, Path(entry.get("run_dir") or "")):
+        if run_id and path.name == run_id and (path / "status.json").is_file():
+            try:
+                return RunStore(path.parent).get(str(path))
+            except CnnTuiError:
+                return None
+    return None
+
+
+def experiment_runs_dir(exp_dir: Path) -> Path:
+    """The runs folder of an experiment: ``<runs>`` for ``<runs>/experiments/<exp>``, else
+    the one recorded in progress.json (an experiment folder given explicitly elsewhere)."""
+    exp_dir = Path(exp_dir).resolve()
+    if exp_dir.parent.name != EXPERIMENTS_DIR:
+        try:
+            recorded = read_progress(exp_dir).get("runs_dir")
+        except RunStoreError:
+            recorded = None
+        if recorded:
+            return Path(recorded)
+    return exp_dir.parent.parent
+
+
+# ---------------------------------------------------------------------------------------
+# Running
+
+
+def _summary(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not metrics:
+        return None
+    return {k: metrics.get(k) for k in METRICS if k in metrics}
+
+
+def run_experiment(
+    base_config: ExperimentConfig | None,
+    plan: Plan | dict[str, Any] | None = None,
+    *,
+    runs_dir: str | os.PathLike | None = None,
+    on_event: Callable[[Any], None] | None = None,
+    on_trial: Callable[[TrialEvent], None] | None = None,
+    stop: threading.Event | None = None,
+    experiment_dir: str | os.PathLike | None = None,
+    name: str | None = None,
+    pause: threading.Event | None = None,
+    train_fn: Callable[..., Any] | None = None,
+) -> Path:
+    """Run (or resume) an experiment; returns its folder.
+
+    With ``experiment_dir`` naming an existing experiment, its stored config and plan are
+    used (``base_config``/``plan`` may be None) and only trials without a completed run
+    train. ``stop`` ends the current trial (stored ``stopped``) and starts no more.
+    ``train_fn`` replaces :func:`trainer.train` (same signature; the TUI's engine).
+    """
+    stop = stop or threading.Event()
+    train_fn = train_fn or trainer.train
+    if experiment_dir is not None and (Path(experiment_dir) / PLAN_FILE).is_file():
+        exp_dir = Path(experiment_dir)
+        base_config, plan = load_experiment(exp_dir)
+        progress = read_progress(exp_dir)
+        runs = experiment_runs_dir(exp_dir)
+        pid = progress.get("pid")
+        if (progress.get("state") == "running" and isinstance(pid, int) and pid != os.getpid()
+                and progress.get("host") == socket.gethostname() and _alive(pid)):
+            raise RunStoreError(f"experiment {exp_dir.name} is still running (process {pid})")
+    else:
+        if base_config is None:
+            raise ConfigError("run_experiment: no base config and no experiment folder to resume")
+        plan = parse_plan(plan if plan is not None else base_config.experiment, base_config.name)
+        preflight(expand(plan, base_config))  # bad input fails before any folder exists
+        runs = resolve_runs_dir(runs_dir)
+        exp_dir = Path(experiment_dir) if experiment_dir is not None else _create_dir(runs, name or base_config.name)
+        exp_dir.mkdir(parents=True, exist_ok=True)
+        save_config(base_config.model_copy(update={"experiment": plan_to_dict(plan)}), exp_dir / PLAN_FILE)
+        progress = {"id": exp_dir.name, "name": name or base_config.name, "kind": plan.kind,
+                    "metric": plan.metric, "created": _now(), "runs_dir": str(runs.resolve()), "trials": []}
+    trials = expand(plan, base_config)
+    run_name = str(progress.get("name") or base_config.name)
+    old = {e.get("trial_id"): e for e in progress.get("trials", [])}
+    entries = []
+    for t in trials:
+        entry = {"trial_id": t.trial_id, "group": t.group, "group_index": t.group_index, "seed": t.seed,
+                 "overrides": t.overrides, "state": "pending", "run_id": None, "run_dir": None}
+        entry.update({k: v for k, v in old.get(t.trial_id, {}).items() if k not in ("group", "group_index", "overrides")})
+        if entry["state"] == "completed" and (run := trial_run(entry, runs)) is not None and run.state != "completed":
+            entry["state"] = run.state if run.state in ("stopped", "failed") else "failed"
+        elif entry["state"] == "completed" and trial_run(entry, runs) is None:
+            entry["state"] = "pending"  # the run folder is gone: train it again
+        elif entry["state"] == "running":
+            entry["state"] = "failed"  # a previous process died mid-trial
+        entries.append(entry)
+    progress.update(trials=entries, state="running", pid=os.getpid(), host=socket.gethostname(), finished=None)
+
+    def save() -> None:
+        atomic_write_json(exp_dir / PROGRESS_FILE, progress)
+
+    save()
+    durations = [e["seconds"] for e in entries if e["state"] == "completed" and e.get("seconds")]
+    total = len(trials)
+    emit_trial = on_trial or (lambda ev: None)
+    try:
+        for index, (trial, entry) in enumerate(zip(trials, entries), start=1):
+            if entry["state"] == "completed":
+                continue
+            if stop.is_set():
+                break
+            remaining = sum(1 for e in entries[index - 1 :] if e["state"] != "completed")
+            eta = sum(durations) / len(durations) * remaining if durations else None
+            _safe(emit_trial, TrialStarted(exp_dir, index, total, trial, eta))
+            entry.update(state="running", started=_now(), error=None)
+            save()
+            started = time.monotonic()
+            tags = {"experiment": exp_dir.name, "group": trial.group, "seed": trial.seed, "trial": trial.trial_id}
+            try:
+                result = train_fn(trial.config, on_event, stop, runs_dir=runs,
+                                  name=f"{run_name}-{trial.trial_id}", pause=pause, tags=tags)
+                status, error, metrics = result.status, result.error, result.metrics
+                if entry.get("run_id"):
+                    entry.setdefault("previous_runs", []).append(entry["run_id"])
+                entry.update(run_id=result.run_id, run_dir=str(result.run_dir))
+            except CnnTuiError as exc:  # bad input for this cell (e.g. too deep): record, go on
+                status, error, metrics = "failed", str(exc), None
+            seconds = round(time.monotonic() - started, 3)
+            entry.update(state=status, finished=_now(), seconds=seconds, error=error, metrics=_summary(metrics))
+            save()
+            if status == "completed":
+                durations.append(seconds)
+            _safe(emit_trial, TrialFinished(exp_dir, index, total, trial, status, entry.get("run_id"),
+                                            seconds, metrics, error))
+    finally:
+        for e in entries:
+            if e["state"] == "running":  # interrupted by an exception (KeyboardInterrupt...)
+                e["state"] = "stopped"
+        states = {e["state"] for e in entries}
+        if states == {"completed"}:
+            final = "completed"
+        elif stop.is_set() or "stopped" in states or "failed" not in states:
+            final = "stopped"
+        else:
+            final = "failed"
+        progress.update(state=final, finished=_now())
+        save()
+    return exp_dir
+
+
+def preflight(trials: list[Trial]) -> None:
+    """Check every trial's dataset and architecture without TensorFlow (CnnTuiError naming the group)."""
+    from cnn_tui.core.data import dataset_info
+    from cnn_tui.core.models import plan_shapes
+
+    infos: dict[str, Any] = {}
+    checked: set[str] = set()
+    for t in trials:
+        data_key = t.config.data.model_dump_json()
+        key = data_key + t.config.model.model_dump_json()
+        if key in checked:
+            continue
+        checked.add(key)
+        try:
+            if data_key not in infos:
+                infos[data_key] = dataset_info(t.config.data.dataset, t.config.data)
+            info = infos[data_key]
+            if info.image_shape and info.num_classes:
+                plan_shapes(t.config.model, info.image_shape, info.num_classes)
+        except CnnTuiError as exc:
+            raise type(exc)(f"experiment group {t.group!r}: {exc}") from None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _safe(callback: Callable[[Any], None], event: Any) -> None:
+    try:
+        callback(event)
+    except Exception:  # noqa: BLE001 - a broken front end must not end the experiment
+        pass
+
+
+def resume_experiment(ref: str | os.PathLike, runs_dir: str | os.PathLike | None = None, **kwargs: Any) -> Path:
+    """Resume the experiment ``ref`` (path, folder name, id or ``latest``)."""
+    return run_experiment(None, None, experiment_dir=find_experiment(ref, runs_dir), **kwargs)
+
+
+def experiment_table(path_or_id: str | os.PathLike, runs_dir: str | os.PathLike | None = None, *,
+                     per_trial: bool = False, precision: int = 3):
+    """The aggregated results :class:`~cnn_tui.core.results.table.Table` of an experiment
+    (folder path, folder name, short id or ``latest``); see :mod:`cnn_tui.core.engine.aggregate`."""
+    from cnn_tui.core.engine.aggregate import aggregate_table
+
+    return aggregate_table(find_experiment(path_or_id, runs_dir), per_trial=per_trial, precision=precision)

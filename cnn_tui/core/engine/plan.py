@@ -1,0 +1,179 @@
+"""Experiment plans: the ``[experiment]`` table of a config, validated, and its expansion
+into trials (one config per cell/step/variant and seed).
+
+Shapes::
+
+    kind = "grid"       [experiment.grid] "model.batch_norm" = [true, false]  (cartesian product)
+    kind = "ablation"   steps = [{name = "baseline", set = {}}, {name = "+ bn", set = {"model.batch_norm" = true}}]
+                        (cumulative: every step adds its overrides to all earlier ones)
+    kind = "variants"   variants = [{name = "a", set = {...}}, ...]  (independent override sets)
+    kind = "repeat"     just the base config
+    repeat = N          seeds train.seed .. train.seed+N-1 for every group (any kind)
+    metric = "f1_weighted"   primary metric of the results table
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from cnn_tui.core.config import ExperimentConfig, apply_overrides
+from cnn_tui.core.errors import ConfigError
+
+METRICS = ("test_accuracy", "test_loss", "f1_weighted", "f1_macro", "epochs_completed", "train_seconds")
+_KIND_PREFIX = {"grid": "g", "ablation": "a", "variants": "v", "repeat": "r"}
+
+
+
+class _PlanModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Step(_PlanModel):
+    """One ablation step or variant: a name and dotted overrides."""
+
+    name: str = Field(min_length=1, max_length=80)
+    set: dict[str, Any] = {}
+
+
+class Plan(_PlanModel):
+    """The ``[experiment]`` table of a config."""
+
+    kind: Literal["grid", "ablation", "variants", "repeat"] = "repeat"
+    repeat: int = Field(1, ge=1, le=1000)
+    metric: Literal[METRICS] = "test_accuracy"  # type: ignore[valid-type]
+    grid: dict[str, list[Any]] | None = None
+    steps: list[Step] | None = None
+    variants: list[Step] | None = None
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> "Plan":
+        needs = {"grid": "grid", "ablation": "steps", "variants": "variants"}.get(self.kind)
+        for key in ("grid", "steps", "variants"):
+            value = getattr(self, key)
+            if key == needs and not value:
+                raise ValueError(f"experiment.{key}: required (non-empty) when kind = {self.kind!r}")
+            if key != needs and value is not None:
+                raise ValueError(f"experiment.{key}: only allowed with kind = {_kind_of(key)!r} (kind is {self.kind!r})")
+        if self.grid:
+            for key, values in self.grid.items():
+                if not values:
+                    raise ValueError(f"experiment.grid.{key!r}: needs at least one value")
+        names = [s.name for s in (self.steps or self.variants or [])]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"experiment.{needs}: duplicate name {dupes[0]!r}")
+        return self
+
+
+def _kind_of(key: str) -> str:
+    return {"grid": "grid", "steps": "ablation", "variants": "variants"}[key]
+
+
+def _flat(table: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"model": {"dropout": x}}`` or ``{"model.dropout": x}`` -> ``{"model.dropout": x}``."""
+    out: dict[str, Any] = {}
+    for key, value in (table or {}).items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            out.update(_flat(value, dotted))
+        else:
+            out[dotted] = value
+    return out
+
+
+def parse_plan(data: dict[str, Any] | Plan | None, source: str = "experiment") -> Plan:
+    """Validate an ``[experiment]`` table; ConfigError naming the key."""
+    if isinstance(data, Plan):
+        return data
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: no [experiment] section (add kind = 'grid' | 'ablation' | 'variants' | 'repeat')")
+    data = dict(data)
+    if isinstance(data.get("grid"), dict):
+        data["grid"] = _flat(data["grid"])
+    for key in ("steps", "variants"):
+        if isinstance(data.get(key), list):
+            data[key] = [{**s, "set": _flat(s["set"])} if isinstance(s, dict) and isinstance(s.get("set"), dict) else s
+                         for s in data[key]]
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            allowed = ", ".join(Step.model_fields if "." in loc else Plan.model_fields)
+            raise ConfigError(f"{source}: unknown key 'experiment.{loc}' (allowed here: {allowed})") from None
+        if not loc:
+            raise ConfigError(f"{source}: {msg}") from None
+        raise ConfigError(f"{source}: experiment.{loc} = {err.get('input')!r}: {msg}") from None
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    return plan.model_dump(mode="json", exclude_none=True)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One training run of an experiment."""
+
+    trial_id: str  # stable across re-planning: "g03-s43" = group 3, seed 43
+    group: str  # cell / step / variant label
+    group_index: int  # 1-based
+    overrides: dict[str, Any]  # the group's (cumulative) overrides, seed excluded
+    seed: int
+    config: ExperimentConfig = field(repr=False)
+
+
+def _fmt_value(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+def _groups(plan: Plan) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(label, overrides, own overrides) per group, in order."""
+    if plan.kind == "grid":
+        keys = list(plan.grid or {})
+        short = [k.rsplit(".", 1)[-1] for k in keys]
+        names = short if len(set(short)) == len(short) else keys
+        out = []
+        for values in itertools.product(*(plan.grid or {}).values()):
+            sets = dict(zip(keys, values))
+            out.append((", ".join(f"{n}={_fmt_value(v)}" for n, v in zip(names, values)), sets, sets))
+        return out
+    if plan.kind == "ablation":
+        acc: dict[str, Any] = {}
+        out = []
+        for step in plan.steps or []:
+            acc = {**acc, **step.set}
+            out.append((step.name, dict(acc), dict(step.set)))
+        return out
+    if plan.kind == "variants":
+        return [(v.name, dict(v.set), dict(v.set)) for v in plan.variants or []]
+    return [("all", {}, {})]
+
+
+def expand(plan: Plan | dict[str, Any], base: ExperimentConfig) -> list[Trial]:
+    """The trials of ``plan`` on ``base``, every config validated (ConfigError naming the group)."""
+    plan = parse_plan(plan)
+    base = base.model_copy(update={"experiment": None})
+    prefix = _KIND_PREFIX[plan.kind]
+    trials = []
+    for gi, (label, overrides, _own) in enumerate(_groups(plan), start=1):
+        try:
+            cell = apply_overrides(base, overrides)
+        except ConfigError as exc:
+            raise ConfigError(f"experiment group {label!r}: {str(exc).removeprefix('--set: ')}") from None
+        for r in range(plan.repeat):
+            seed = cell.train.seed + r
+            config = cell.model_copy(update={"train": cell.train.model_copy(update={"seed": seed})})
+            trials.append(Trial(f"{prefix}{gi:02d}-s{seed}", label, gi, overrides, seed, config))
+    return trials
+
+
+def own_overrides(plan: Plan) -> dict[str, dict[str, Any]]:
+    """Group label -> the overrides that group itself adds (an ablation step's own change)."""
+    return {label: own for label, _acc, own in _groups(plan)}

@@ -1,0 +1,425 @@
+"""The training engine: config -> stored run, emitting events.
+
+``train(config, on_event, stop)`` loads the data, builds the model, creates the run
+folder, fits with cnn-tui's callbacks, evaluates on the test split and stores
+everything. Bad input (unknown dataset, architecture too deep for the images...) raises
+:class:`~cnn_tui.core.errors.CnnTuiError` before any run folder exists; a failure during
+training is stored as a ``failed`` run and returned, not raised.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from cnn_tui.core.config import ExperimentConfig
+from cnn_tui.core.engine.events import Evaluated, Event, Log, RunFailed, RunFinished, RunStarted
+from cnn_tui.core.errors import CnnTuiError, ConfigError
+from cnn_tui.core.results.store import RunInfo, RunStore, RunWriter, resolve_runs_dir
+
+CHECKPOINT_FILE = "checkpoint.keras"
+MODEL_FILE = "model.keras"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What :func:`train` returns."""
+
+    run_id: str
+    run_dir: Path
+    status: str  # completed | stopped | failed
+    metrics: dict[str, Any] | None
+    error: str | None = None
+
+
+def _safe_emit(on_event: Callable[[Event], None] | None) -> Callable[[Event], None]:
+    """A handler that never lets a front end's error kill the run."""
+    if on_event is None:
+        return lambda event: None
+
+    def emit(event: Event) -> None:
+        try:
+            on_event(event)
+        except Exception:  # noqa: BLE001 - a broken UI must not tear the stored run
+            pass
+
+    return emit
+
+
+def _check_monitors(config: ExperimentConfig) -> None:
+    needs_val = [
+        f"train.{name}.monitor = {cb.monitor!r}"
+        for name, cb in (("reduce_lr", config.train.reduce_lr), ("early_stopping", config.train.early_stopping))
+        if cb.enabled and cb.monitor.startswith("val_")
+    ]
+    if needs_val and config.data.validation_split == 0:
+        raise ConfigError(f"{needs_val[0]} needs a validation split: set data.validation_split > 0")
+
+
+def _lr_schedule(config: ExperimentConfig):
+    import keras
+
+    base, epochs, kind = config.train.learning_rate, config.train.epochs, config.train.lr_schedule
+    if kind == "constant":
+        return None
+    if kind == "cosine":
+        return keras.callbacks.LearningRateScheduler(
+            lambda epoch, lr: base * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+        )
+    decay = config.train.lr_decay
+    return keras.callbacks.LearningRateScheduler(lambda epoch, lr: base * decay**epoch)
+
+
+def make_optimizer(config: ExperimentConfig):
+    """The Keras optimizer named by ``train.optimizer``."""
+    import keras
+
+    t = config.train
+    if t.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=t.learning_rate, momentum=t.momentum)
+    if t.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=t.learning_rate, momentum=t.momentum)
+    if t.optimizer == "adamw":
+        return keras.optimizers.AdamW(learning_rate=t.learning_rate)
+    return keras.optimizers.Adam(learning_rate=t.learning_rate)
+
+
+def _save_model(model: Any, path: Path) -> None:
+    """Save a .keras file atomically (Keras wants the suffix, so the temp file keeps it)."""
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def make_checkpoint_callback(writer: RunWriter):
+    """Save model + optimizer state to checkpoint.keras after every epoch (for resume)."""
+    import keras
+
+    class EpochCheckpoint(keras.callbacks.Callback):
+        """Atomically write the run's checkpoint and record the epoch in status.json.
+
+        Args:
+            writer: the run being trained.
+        """
+
+        async_safe = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            loss = logs.get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                return
+            _save_model(self.model, writer.path / CHECKPOINT_FILE)
+            writer.update_status(checkpoint_epoch=epoch + 1)
+
+    return EpochCheckpoint()
+
+
+def train(
+    config: ExperimentConfig,
+    on_event: Callable[[Event], None] | None = None,
+    stop: threading.Event | None = None,
+    *,
+    runs_dir: str | os.PathLike | None = None,
+    name: str | None = None,
+    pause: threading.Event | None = None,
+    tags: dict[str, Any] | None = None,
+) -> RunResult:
+    """Train ``config`` to a stored run.
+
+    Args:
+        config: the resolved experiment.
+        on_event: receives :mod:`~cnn_tui.core.engine.events` as the run goes on.
+        stop: when set, training ends after the current batch; the run is evaluated and
+            stored as ``stopped``.
+        runs_dir: the runs folder (default: ``$CNN_TUI_RUNS_DIR`` or ``./runs``).
+        name: run name (default: ``config.name``).
+        pause: while set, training waits between batches.
+        tags: extra labels stored in status.json (experiment id, group, seed...).
+    """
+    emit = _safe_emit(on_event)
+    stop = stop or threading.Event()
+    _check_monitors(config)
+    prepared = _prepare(config, emit)
+    store = RunStore(resolve_runs_dir(runs_dir))
+    writer = store.create(config, name=name, tags=tags)
+    return _run(config, prepared, writer, emit, stop, pause, initial_epoch=0)
+
+
+def resume(
+    run: RunInfo,
+    on_event: Callable[[Event], None] | None = None,
+    stop: threading.Event | None = None,
+    *,
+    runs_dir: str | os.PathLike | None = None,
+    pause: threading.Event | None = None,
+) -> RunResult:
+    """Continue a crashed or stopped run from its last checkpointed epoch, in place."""
+    from cnn_tui.core.errors import RunStoreError
+
+    emit = _safe_emit(on_event)
+    stop = stop or threading.Event()
+    if run.state not in ("crashed", "stopped", "failed"):
+        raise RunStoreError(f"run {run.run_id} is {run.state}; only crashed, stopped or failed runs can be resumed")
+    checkpoint = run.path / CHECKPOINT_FILE
+    done = int(run.status.get("checkpoint_epoch") or 0)
+    if not checkpoint.exists() or done < 1:
+        raise RunStoreError(f"run {run.run_id} has no checkpoint to resume from (no completed epoch)")
+    config = run.config
+    if done >= config.train.epochs and run.state == "stopped":
+        raise RunStoreError(f"run {run.run_id} already trained all {done} epochs")
+    prepared = _prepare(config, emit, checkpoint=checkpoint)
+    store = RunStore(run.path.parent if runs_dir is None else resolve_runs_dir(runs_dir))
+    writer = store.open_writer(run)
+    writer.truncate_history(done)
+    emit(Log("info", f"resuming {run.run_id} after epoch {done}"))
+    return _run(config, prepared, writer, emit, stop, pause, initial_epoch=done)
+
+
+@dataclass
+class _Prepared:
+    dataset: Any
+    model: Any
+    device: str
+    strategy: Any
+
+
+def _prepare(config: ExperimentConfig, emit: Callable[[Event], None], checkpoint: Path | None = None) -> _Prepared:
+    """Load data and build (or load) the model; CnnTuiError on bad input."""
+    from cnn_tui.core.data import channel_stats, load_dataset
+    from cnn_tui.core.engine.device import configure_devices, describe_device, strategy_for
+    from cnn_tui.core.models import build_model, plan_shapes
+    from cnn_tui.core.tfimport import import_tf
+
+    dataset = load_dataset(config.data)
+    if dataset.skipped:
+        emit(Log("warning", f"{dataset.skipped} unreadable image file(s) skipped"))
+    plan_shapes(config.model, dataset.image_shape, dataset.num_classes)
+    import_tf()
+    import keras
+
+    configure_devices()
+    device = describe_device()
+    keras.utils.set_random_seed(config.train.seed)
+    keras.mixed_precision.set_global_policy("mixed_float16" if config.train.mixed_precision else "float32")
+    strategy = strategy_for(config.train.distribute)
+    stats = None
+    if config.data.normalization in ("zero_center", "standardize"):
+        stats = channel_stats(dataset.x_train)
+    with strategy.scope():
+        if checkpoint is not None:
+            import cnn_tui.core.models  # noqa: F401 - registers the custom layers
+
+            model = keras.models.load_model(checkpoint, safe_mode=True)
+        else:
+            model = build_model(
+                config.model, config.data, dataset.image_shape, dataset.num_classes, stats, seed=config.train.seed
+            )
+            model.compile(
+                optimizer=make_optimizer(config),
+                loss=keras.losses.SparseCategoricalCrossentropy(),
+                metrics=["accuracy"],
+                jit_compile=config.train.jit_compile,
+            )
+    return _Prepared(dataset=dataset, model=model, device=device, strategy=strategy)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{type(exc).__name__}: {text}" if not isinstance(exc, CnnTuiError) else text
+
+
+def _run(
+    config: ExperimentConfig,
+    prepared: _Prepared,
+    writer: RunWriter,
+    emit: Callable[[Event], None],
+    stop: threading.Event,
+    pause: threading.Event | None,
+    *,
+    initial_epoch: int,
+) -> RunResult:
+    import keras
+
+    from cnn_tui.core.data import make_tf_dataset
+    from cnn_tui.core.engine.callbacks import make_event_callback, make_tensorboard_callback
+
+    ds, model, t = prepared.dataset, prepared.model, config.train
+    n_train, n_val = len(ds.y_train), len(ds.y_val)
+    steps = max(1, math.ceil(n_train / t.batch_size))
+    params = int(model.count_params())
+    writer.update_status(device=prepared.device, params=params, dataset=config.data.dataset)
+    emit(
+        RunStarted(
+            run_id=writer.run_id,
+            run_dir=writer.path,
+            name=writer.status.get("name", config.name),
+            device=prepared.device,
+            params=params,
+            epochs=t.epochs,
+            steps_per_epoch=steps,
+            train_size=n_train,
+            val_size=n_val,
+            test_size=len(ds.y_test),
+            class_names=tuple(ds.class_names),
+            initial_epoch=initial_epoch,
+        )
+    )
+    event_cb = make_event_callback(
+        emit,
+        epochs=t.epochs,
+        steps=steps,
+        initial_epoch=initial_epoch,
+        stop=stop,
+        pause=pause,
+        on_epoch_row=writer.append_history,
+    )
+    callbacks: list[Any] = [event_cb]
+    schedule = _lr_schedule(config)
+    if schedule is not None:
+        callbacks.append(schedule)
+    if t.reduce_lr.enabled:
+        r = t.reduce_lr
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=r.monitor, factor=r.factor, patience=r.patience, cooldown=r.cooldown, min_lr=r.min_lr
+            )
+        )
+    if t.early_stopping.enabled:
+        e = t.early_stopping
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor=e.monitor, patience=e.patience, restore_best_weights=e.restore_best)
+        )
+    if t.tensorboard:
+        callbacks.append(make_tensorboard_callback(str(writer.path / "tb")))
+    if t.checkpoint:
+        callbacks.append(make_checkpoint_callback(writer))
+
+    started = time.perf_counter()
+    status, error = "completed", None
+    try:
+        with prepared.strategy.scope():
+            train_data = make_tf_dataset(ds.x_train, ds.y_train, t.batch_size, shuffle=True, seed=t.seed, repeat=True)
+            val_data = (
+                make_tf_dataset(ds.x_val, ds.y_val, t.batch_size, shuffle=False, seed=t.seed, repeat=False)
+                if n_val
+                else None
+            )
+        if initial_epoch < t.epochs and not stop.is_set():
+            model.fit(
+                train_data,
+                validation_data=val_data,
+                epochs=t.epochs,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=steps,
+                callbacks=callbacks,
+                shuffle=False,
+                verbose=0,
+            )
+        if event_cb.nan_at is not None:
+            epoch, step = event_cb.nan_at
+            status, error = "failed", f"loss became NaN/inf at epoch {epoch}, batch {step} (try a lower train.learning_rate)"
+        elif stop.is_set():
+            status = "stopped"
+    except Exception as exc:  # noqa: BLE001 - stored as a failed run, reported as one line
+        status, error = "failed", _training_error(exc, params, t.batch_size)
+    train_seconds = time.perf_counter() - started
+    epochs_done = len(_history_epochs(writer))
+
+    if status == "failed":
+        writer.finish("failed", error=error)
+        emit(Log("error", error or "failed"))
+        emit(RunFailed(run_id=writer.run_id, run_dir=writer.path, error=error or "failed"))
+        return RunResult(writer.run_id, writer.path, "failed", None, error)
+
+    try:
+        metrics = _evaluate_and_store(config, prepared, writer, emit, epochs_done, train_seconds, params)
+    except Exception as exc:  # noqa: BLE001
+        error = f"evaluation failed: {_one_line(exc)}"
+        writer.finish("failed", error=error)
+        emit(RunFailed(run_id=writer.run_id, run_dir=writer.path, error=error))
+        return RunResult(writer.run_id, writer.path, "failed", None, error)
+    writer.finish(status)
+    emit(Evaluated(metrics))
+    emit(RunFinished(run_id=writer.run_id, run_dir=writer.path, status=status, metrics=metrics))
+    return RunResult(writer.run_id, writer.path, status, metrics, None)
+
+
+def _history_epochs(writer: RunWriter) -> list[dict[str, Any]]:
+    from cnn_tui.core.results.store import read_history
+
+    return read_history(writer.path)
+
+
+def _training_error(exc: BaseException, params: int, batch_size: int) -> str:
+    text = _one_line(exc)
+    if "ResourceExhausted" in type(exc).__name__ or "OOM" in text or "out of memory" in text.lower():
+        return f"out of memory training {params:,} parameters at batch size {batch_size}: lower train.batch_size or use a smaller model ({text[:120]})"
+    return text
+
+
+def _evaluate_and_store(
+    config: ExperimentConfig,
+    prepared: _Prepared,
+    writer: RunWriter,
+    emit: Callable[[Event], None],
+    epochs_done: int,
+    train_seconds: float,
+    params: int,
+) -> dict[str, Any]:
+    from cnn_tui.core.data import make_tf_dataset
+    from cnn_tui.core.engine.evaluate import compute_metrics
+
+    ds, model, t = prepared.dataset, prepared.model, config.train
+    emit(Log("info", f"evaluating on {len(ds.y_test)} test images"))
+    test_data = make_tf_dataset(ds.x_test, ds.y_test, t.batch_size, shuffle=False, seed=t.seed, repeat=False)
+    probs = np.asarray(model.predict(test_data, verbose=0), dtype=np.float32)
+    labels = np.asarray(ds.y_test, dtype=np.int64)
+    metrics = compute_metrics(probs, labels, list(ds.class_names))
+    metrics.update(
+        epochs_completed=epochs_done,
+        train_seconds=round(train_seconds, 3),
+        params=params,
+        device=prepared.device,
+        dataset=config.data.dataset,
+        image_shape=list(ds.image_shape),
+    )
+    preds = probs.argmax(axis=1)
+    writer.save_predictions(
+        probs=probs,
+        logits=np.log(np.clip(probs, 1e-7, 1.0)),
+        labels=labels,
+        preds=preds.astype(np.int64),
+        test_index=np.arange(len(labels), dtype=np.int64),
+    )
+    wrong = np.array([m["index"] for m in metrics["misclassified"]], dtype=np.int64)
+    if len(wrong):
+        images = np.asarray(ds.x_test[wrong], dtype=np.uint8)
+        writer_samples(writer, images, metrics["misclassified"])
+    writer.write_metrics(metrics)
+    if t.save_model:
+        _save_model(model, writer.path / MODEL_FILE)
+    return metrics
+
+
+def writer_samples(writer: RunWriter, images: np.ndarray, mistakes: list[dict[str, Any]]) -> None:
+    """samples.npz: the misclassified test images for the results gallery."""
+    tmp = writer.path / ".samples.tmp.npz"
+    np.savez_compressed(
+        tmp,
+        images=images,
+        index=np.array([m["index"] for m in mistakes], dtype=np.int64),
+        true=np.array([m["true"] for m in mistakes], dtype=np.int64),
+        pred=np.array([m["pred"] for m in mistakes], dtype=np.int64),
+        confidence=np.array([m["confidence"] for m in mistakes], dtype=np.float32),
+    )
+    os.replace(tmp, writer.path / "samples.npz")

@@ -1,0 +1,88 @@
+"""The few custom Keras layers cnn-tui needs, registered for safe loading.
+
+Keras is imported lazily, so the classes are created (and registered under the
+``cnn_tui`` package) the first time :func:`custom_layers` runs. Anything that loads a
+``model.keras`` written by cnn-tui should go through :func:`load_model`, which registers
+them first.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+_lock = threading.Lock()
+_classes: dict[str, type] | None = None
+
+
+def custom_layers() -> dict[str, type]:
+    """Create and register the custom layer classes once; return them by name."""
+    global _classes
+    if _classes is not None:
+        return _classes
+    with _lock:
+        if _classes is not None:
+            return _classes
+        from cnn_tui.core.tfimport import import_tf  # noqa: PLC0415
+
+        import_tf()
+        import keras  # noqa: PLC0415
+
+        @keras.saving.register_keras_serializable(package="cnn_tui")
+        class RandomRot90(keras.layers.Layer):
+            """Rotate each image by a random multiple of 90 degrees, in training only.
+
+            Args:
+                seed: seed of the per-image rotation choice.
+            """
+
+            def __init__(self, seed: int | None = None, **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                self.seed = seed
+                self.seed_generator = keras.random.SeedGenerator(seed)
+                self.supports_masking = True
+
+            def call(self, inputs, training=None):
+                if not training:
+                    return inputs
+                ops = keras.ops
+                k = keras.random.randint((ops.shape(inputs)[0], 1, 1, 1), 0, 4, seed=self.seed_generator)
+                transposed = ops.transpose(inputs, (0, 2, 1, 3))
+                rot90 = ops.flip(transposed, axis=1)
+                rot180 = ops.flip(ops.flip(inputs, axis=1), axis=2)
+                rot270 = ops.flip(transposed, axis=2)
+                return ops.where(
+                    k == 0, inputs, ops.where(k == 1, rot90, ops.where(k == 2, rot180, rot270))
+                )
+
+            def compute_output_shape(self, input_shape):
+                return input_shape
+
+            def get_config(self) -> dict[str, Any]:
+                return {**super().get_config(), "seed": self.seed}
+
+        @keras.saving.register_keras_serializable(package="cnn_tui")
+        class RandomShear(keras.layers.RandomShear):
+            """keras.layers.RandomShear whose config round-trips (Keras 3.15 saves the
+            expanded (-f, f) range, which its own constructor then rejects)."""
+
+            def __init__(self, x_factor: float = 0.0, y_factor: float = 0.0, **kwargs: Any) -> None:
+                super().__init__(x_factor=x_factor, y_factor=y_factor, **kwargs)
+                self._factor_args = (x_factor, y_factor)
+
+            def get_config(self) -> dict[str, Any]:
+                config = super().get_config()
+                config["x_factor"], config["y_factor"] = self._factor_args
+                return config
+
+        _classes = {"RandomRot90": RandomRot90, "RandomShear": RandomShear}
+        return _classes
+
+
+def load_model(path: str | os.PathLike, *, compile: bool = True):
+    """Load a ``model.keras`` saved by cnn-tui (safe mode, custom layers registered)."""
+    custom_layers()
+    import keras  # noqa: PLC0415
+
+    return keras.models.load_model(os.fspath(path), safe_mode=True, compile=compile)

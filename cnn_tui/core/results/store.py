@@ -1,0 +1,337 @@
+"""The run store: one folder per run under a runs directory.
+
+Layout of ``runs/<yyyymmdd-hhmmss>-<name>-<shortid>/``::
+
+    config.toml      the full resolved config (atomic write)
+    status.json      state, times, pid/host, error, tags (atomic write)
+    history.csv      one row per epoch, appended and fsynced as it goes
+    metrics.json     test metrics (atomic write)
+    predictions.npz  test probabilities, labels, predictions
+    model.keras      the trained model
+    tb/              TensorBoard logs
+
+A run whose status says ``running`` but whose process is gone is reported ``crashed``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import secrets
+import socket
+import tomllib
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from cnn_tui.core.config import ExperimentConfig, config_from_dict, to_toml
+from cnn_tui.core.errors import CnnTuiError, RunStoreError
+from cnn_tui.core.fsutil import atomic_write_json, atomic_write_text
+
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+STATES = ("running", "completed", "stopped", "failed", "crashed", "damaged")
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def resolve_runs_dir(arg: str | os.PathLike | None = None) -> Path:
+    """The runs folder: ``arg``, else ``$CNN_TUI_RUNS_DIR``, else ``./runs``."""
+    if arg:
+        return Path(arg).expanduser()
+    env = os.environ.get("CNN_TUI_RUNS_DIR")
+    return Path(env).expanduser() if env else Path("runs")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+class RunWriter:
+    """Writes one run's files while it trains. Created by :meth:`RunStore.create`."""
+
+    def __init__(self, path: Path, status: dict[str, Any]):
+        self.path = path
+        self._status = status
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return dict(self._status)
+
+    def update_status(self, **changes: Any) -> None:
+        """Merge ``changes`` into status.json (atomic)."""
+        self._status.update(changes)
+        atomic_write_json(self.path / "status.json", self._status)
+
+    def finish(self, state: str, error: str | None = None) -> None:
+        """Mark the run ended with ``state`` (completed, stopped or failed)."""
+        if state not in ("completed", "stopped", "failed"):
+            raise ValueError(f"not a final state: {state}")
+        self.update_status(state=state, finished=_now(), error=error)
+
+    def append_history(self, row: dict[str, Any]) -> None:
+        """Append one epoch row to history.csv and flush it to disk."""
+        with open(self.path / "history.csv", "a", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=HISTORY_COLUMNS, extrasaction="ignore")
+            writer.writerow({k: row.get(k, "") for k in HISTORY_COLUMNS})
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def truncate_history(self, epochs: int) -> None:
+        """Keep only the rows of the first ``epochs`` epochs (used when resuming)."""
+        rows = [r for r in read_history(self.path) if int(r["epoch"]) <= epochs]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: _fmt(r.get(k)) for k in HISTORY_COLUMNS})
+        atomic_write_text(self.path / "history.csv", buf.getvalue())
+
+    def write_metrics(self, metrics: dict[str, Any]) -> None:
+        atomic_write_json(self.path / "metrics.json", metrics)
+
+    def save_predictions(self, **arrays: Any) -> None:
+        """Save numpy arrays to predictions.npz (temp file + rename)."""
+        import numpy as np
+
+        tmp = self.path / ".predictions.tmp.npz"
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, self.path / "predictions.npz")
+
+
+def _fmt(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    """Rows of ``path/history.csv`` as dicts of floats (epoch as int); [] if absent.
+
+    A torn last line (a process killed mid-write) is ignored.
+    """
+    file = path / "history.csv"
+    if not file.exists():
+        return []
+    rows: list[dict[str, Any]] = []
+    with open(file, encoding="utf-8", newline="") as handle:
+        for raw in csv.DictReader(handle):
+            try:
+                row: dict[str, Any] = {"epoch": int(raw["epoch"])}
+                for key in HISTORY_COLUMNS[1:]:
+                    val = raw.get(key)
+                    row[key] = float(val) if val not in (None, "") else None
+            except (TypeError, ValueError, KeyError):
+                continue
+            rows.append(row)
+    return rows
+
+
+class RunInfo:
+    """A stored run, read lazily from its folder."""
+
+    def __init__(self, path: Path, status: dict[str, Any] | None, damage: str | None = None):
+        self.path = path
+        self._status = status or {}
+        self.damage = damage
+
+    def __repr__(self) -> str:
+        return f"RunInfo({self.run_id!r}, state={self.state!r})"
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def short_id(self) -> str:
+        return self._status.get("short_id") or self.run_id.rsplit("-", 1)[-1]
+
+    @property
+    def name(self) -> str:
+        return self._status.get("name") or self.run_id
+
+    @property
+    def state(self) -> str:
+        if self.damage:
+            return "damaged"
+        state = self._status.get("state", "damaged")
+        if state == "running":
+            pid = self._status.get("pid")
+            host = self._status.get("host")
+            if isinstance(pid, int) and host == socket.gethostname() and not _pid_alive(pid):
+                return "crashed"
+        return state
+
+    @property
+    def created(self) -> str:
+        return self._status.get("created", "")
+
+    @property
+    def finished(self) -> str | None:
+        return self._status.get("finished")
+
+    @property
+    def error(self) -> str | None:
+        return self.damage or self._status.get("error")
+
+    @property
+    def tags(self) -> dict[str, Any]:
+        return dict(self._status.get("tags") or {})
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return dict(self._status)
+
+    @cached_property
+    def config(self) -> ExperimentConfig:
+        """The run's resolved config; RunStoreError if config.toml is missing or damaged."""
+        file = self.path / "config.toml"
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+            return config_from_dict(data, source=str(file))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise RunStoreError(f"{file}: cannot read the run's config ({exc})") from None
+        except CnnTuiError as exc:
+            raise RunStoreError(str(exc)) from None
+
+    @cached_property
+    def metrics(self) -> dict[str, Any] | None:
+        file = self.path / "metrics.json"
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def history(self) -> list[dict[str, Any]]:
+        return read_history(self.path)
+
+    def predictions(self) -> dict[str, Any] | None:
+        """Arrays from predictions.npz (no pickles), or None if absent/damaged."""
+        import numpy as np
+
+        file = self.path / "predictions.npz"
+        if not file.exists():
+            return None
+        try:
+            with np.load(file, allow_pickle=False) as data:
+                return {k: data[k] for k in data.files}
+        except (OSError, ValueError, EOFError) as exc:
+            raise RunStoreError(f"{file}: cannot read predictions ({exc})") from None
+
+
+class RunStore:
+    """All runs under one folder."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def create(self, config: ExperimentConfig, name: str | None = None, tags: dict[str, Any] | None = None) -> RunWriter:
+        """Make a new run folder with config.toml and a ``running`` status.json."""
+        label = _SAFE.sub("_", name or config.name).strip("_.")[:48] or "run"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            for _ in range(20):
+                short = secrets.token_hex(3)
+                stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+                path = self.root / f"{stamp}-{label}-{short}"
+                try:
+                    path.mkdir()
+                    break
+                except FileExistsError:
+                    continue
+            else:  # pragma: no cover - 20 collisions of 24 random bits
+                raise RunStoreError(f"{self.root}: could not create a unique run folder")
+            status = {
+                "run_id": path.name,
+                "short_id": short,
+                "name": label,
+                "state": "running",
+                "created": _now(),
+                "finished": None,
+                "error": None,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "tags": dict(tags or {}),
+            }
+            atomic_write_text(path / "config.toml", to_toml(config))
+            with open(path / "history.csv", "w", encoding="utf-8", newline="") as handle:
+                handle.write(",".join(HISTORY_COLUMNS) + "\n")
+            writer = RunWriter(path, status)
+            writer.update_status()
+        except OSError as exc:
+            raise RunStoreError(f"{self.root}: cannot write runs folder ({exc.strerror or exc})") from None
+        return writer
+
+    def open_writer(self, run: RunInfo) -> RunWriter:
+        """A writer for an existing run (to resume it): marks it running in this process."""
+        status = run.status
+        writer = RunWriter(run.path, status)
+        writer.update_status(state="running", finished=None, error=None, pid=os.getpid(), host=socket.gethostname())
+        return writer
+
+    def list(self) -> list[RunInfo]:
+        """Every run folder, oldest first. Foreign folders (no status.json) are skipped;
+        a folder whose status.json is unreadable is listed as ``damaged``."""
+        if not self.root.is_dir():
+            return []
+        runs = []
+        for path in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            run = self._read(path)
+            if run is not None:
+                runs.append(run)
+        runs.sort(key=lambda r: (r.created or "", r.run_id))
+        return runs
+
+    @staticmethod
+    def _read(path: Path) -> RunInfo | None:
+        file = path / "status.json"
+        if not file.exists():
+            return None
+        try:
+            status = json.loads(file.read_text(encoding="utf-8"))
+            if not isinstance(status, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:
+            return RunInfo(path, None, damage=f"{file}: unreadable status ({exc})")
+        return RunInfo(path, status)
+
+    def get(self, ref: str) -> RunInfo:
+        """Find a run by folder name, path, short id, unique substring, or ``latest``."""
+        ref = str(ref)
+        candidate = Path(ref)
+        if candidate.is_dir() and (candidate / "status.json").exists():
+            run = self._read(candidate)
+            if run is not None:
+                return run
+        runs = self.list()
+        if not runs:
+            raise RunStoreError(f"{self.root}: no runs yet (train one with `cnn-tui run digits-quick`)")
+        if ref == "latest":
+            return runs[-1]
+        exact = [r for r in runs if r.run_id == ref or r.short_id == ref]
+        if len(exact) == 1:
+            return exact[0]
+        partial = [r for r in runs if ref in r.run_id]
+        if len(partial) == 1:
+            return partial[0]
+        if len(partial) > 1:
+            names = ", ".join(r.run_id for r in partial[:5])
+            raise RunStoreError(f"run {ref!r} is ambiguous in {self.root}: matches {names}")
+        raise RunStoreError(f"run {ref!r} not found in {self.root} (see `cnn-tui runs list`)")

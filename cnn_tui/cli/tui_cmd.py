@@ -1,0 +1,30 @@
+"""``cnn-tui`` / ``cnn-tui tui``: start the terminal app."""
+
+from __future__ import annotations
+
+import argparse
+
+from cnn_tui.cli.common import BAD_INPUT, add_runs_dir, print_error, runs_dir
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("tui", help="start the terminal app (the default without a command)")
+    add_runs_dir(p)
+    p.add_argument("--preset", metavar="NAME", default=None, help="preset to open the setup screen with")
+    p.set_defaults(func=launch)
+
+
+def launch(args: argparse.Namespace) -> int:
+    """Import the Textual app only now (it is the slow part of a bare `cnn-tui`)."""
+    try:
+        from cnn_tui.tui.app import CnnTuiApp
+    except ImportError as exc:
+        if getattr(exc, "name", None) in ("cnn_tui.tui", "cnn_tui.tui.app"):
+            print_error("the terminal app is not available in this installation (cnn_tui.tui.app is missing)")
+            return BAD_INPUT
+        raise
+    preset = getattr(args, "preset", None) or getattr(args, "top_preset", None)
+    app = CnnTuiApp(runs_dir=runs_dir(args), preset=preset)
+    app.run()
+    code = getattr(app, "return_code", None)
+    return int(code) if isinstance(code, int) else 0

@@ -1,0 +1,491 @@
+"""The cnn-tui Textual app: screens, global keys, the training worker, clean quit.
+
+Start-up stays light: no TensorFlow, Keras or scikit-learn import here. Right after the
+first screen has painted, a thread worker imports TensorFlow in the background;
+everything that needs it (model summary, training) runs in thread workers too. While the
+app runs, fd 2 is silenced (see :mod:`cnn_tui.tui.driver`) so TensorFlow's C++ log lines
+never land on the screen.
+
+Training runs in ONE thread worker owned by the App (``group="training"``); the engine's
+``on_event`` callback turns each core event into a typed message
+(:mod:`cnn_tui.tui.messages`) and ``post_message``s it to the App, which feeds the
+:class:`~cnn_tui.tui.training.RunMonitor` the Training screen draws from. Stop and pause
+are ``threading.Event`` objects handed to the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from cnn_tui.core.errors import CnnTuiError
+from cnn_tui.tui.commands import CnnTuiCommands
+from cnn_tui.tui.messages import (
+    TensorFlowReady,
+    TrainingBatch,
+    TrainingEpoch,
+    TrainingEvaluated,
+    TrainingFailed,
+    TrainingFinished,
+    TrainingLog,
+    TrainingMessage,
+    TrainingStarted,
+    event_message,
+)
+from cnn_tui.tui.setup import SetupScreen
+
+if TYPE_CHECKING:
+    from cnn_tui.tui.training import RunMonitor, TrainingScreen
+
+
+def _training_screen() -> Screen:
+    # Imported on first use: plotext costs ~0.1 s that the first paint need not wait for.
+    from cnn_tui.tui.training import TrainingScreen
+
+    return TrainingScreen()
+
+
+def _is_training_screen(screen: Screen) -> bool:
+    return screen.id == "training"
+
+
+class CnnTuiApp(App):
+    """Setup -> Training -> Results, plus Runs; every action has a key in the footer."""
+
+    TITLE = "cnn-tui"
+    CSS_PATH = "app.tcss"
+    DEFAULT_MODE = "setup"
+    MODES = {"setup": SetupScreen, "training": _training_screen}
+    COMMANDS = App.COMMANDS | {CnnTuiCommands}
+    BINDINGS = [
+        Binding("f5", "train", "Train"),
+        Binding("x", "stop", "Stop"),
+        Binding("p", "pause", "Pause"),
+        Binding("s", "setup", "Setup"),
+        Binding("t", "training", "Training"),
+        Binding("r", "results", "Results"),
+        Binding("u", "runs", "Runs"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("f1", "help", "Help", show=False),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+    ]
+
+    AUTO_OPEN_RESULTS = True
+    """Open the Results screen when a run ends while the Training screen is shown."""
+    PRELOAD_TF = True
+    """Import TensorFlow in a background thread right after the first paint."""
+    KERAS_SUMMARY = True
+    """Build the Keras model summary on the Setup screen (a thread worker)."""
+    QUIT_WAIT_SECONDS = 10.0
+    """How long quitting waits for a stopped run to be stored."""
+
+    def __init__(
+        self,
+        *,
+        runs_dir: Path | None = None,
+        preset: str | None = None,
+        engine: Callable[..., Any] | None = None,
+        user_presets_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        from cnn_tui.core.results.store import resolve_runs_dir
+
+        self.runs_dir = resolve_runs_dir(runs_dir)
+        self.initial_preset = preset
+        self.engine = engine
+        self.user_presets_dir = Path(user_presets_dir) if user_presets_dir else None
+        self.monitor: RunMonitor | None = None
+        self.last_run_dir: Path | None = None
+        self.tf_ready = False
+        self.tf_seconds: float | None = None
+        self.first_paint_seconds: float | None = None
+        self._created = time.perf_counter()
+        self._seq = 0
+        self._stop = threading.Event()
+        self._pause = threading.Event()
+        self._train_worker: Worker | None = None
+        self._quitting = False
+        self._runs_mode = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def get_driver_class(self) -> type:
+        driver = super().get_driver_class()
+        try:
+            from textual.drivers.linux_driver import LinuxDriver
+        except ImportError:  # Windows
+            return driver
+        if driver is LinuxDriver:
+            from cnn_tui.tui.driver import QuietStderrDriver
+
+            return QuietStderrDriver
+        return driver
+
+    def on_mount(self) -> None:
+        self.refresh_train_label()
+
+    def first_paint(self) -> None:
+        """Called by the Setup screen after its first refresh (time-to-first-paint)."""
+        if self.first_paint_seconds is None:
+            self.first_paint_seconds = time.perf_counter() - self._created
+            if self.PRELOAD_TF:
+                # After the first paint: the import holds the GIL for seconds.
+                self._preload_tf()
+
+    def on_unmount(self) -> None:
+        # Threads cannot be killed: make sure a run still going ends so the process can exit.
+        self._stop.set()
+        self._pause.clear()
+
+    @work(thread=True, group="tfimport", exit_on_error=False)
+    def _preload_tf(self) -> None:
+        start = time.perf_counter()
+        error = None
+        try:
+            from cnn_tui.core.tfimport import import_tf
+
+            import_tf()
+            if self.engine is None:
+                try:
+                    import cnn_tui.core.engine  # noqa: F401 - warm the import for the first run
+                except ImportError:
+                    pass
+        except Exception as exc:  # noqa: BLE001 - reported, never a crash
+            error = f"{type(exc).__name__}: {exc}"
+        self.post_message(TensorFlowReady(time.perf_counter() - start, error))
+
+    def on_tensor_flow_ready(self, message: TensorFlowReady) -> None:
+        self.tf_seconds = message.seconds
+        if message.error:
+            self.notify(f"TensorFlow could not be imported: {message.error}", severity="error")
+        else:
+            self.tf_ready = True
+
+    # -- screens --------------------------------------------------------------------------
+    @property
+    def setup_screen(self) -> SetupScreen:
+        return self.get_screen_stack("setup")[0]  # type: ignore[return-value]
+
+    @property
+    def training_screen(self) -> TrainingScreen | None:
+        try:
+            stack = self.get_screen_stack("training")  # made on the first visit
+        except KeyError:
+            return None
+        return stack[0] if stack else None  # type: ignore[return-value]
+
+    def _goto(self, mode: str) -> None:
+        """Show a mode's base screen (pops what was pushed over it)."""
+        if self.current_mode == mode:
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+        else:
+            self.switch_mode(mode)
+
+    def action_setup(self) -> None:
+        self._goto("setup")
+
+    def action_training(self) -> None:
+        self._goto("training")
+
+    def action_help(self) -> None:
+        from cnn_tui.tui.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_runs(self) -> None:
+        try:
+            from cnn_tui.tui.runs import RunsScreen
+        except ImportError:
+            self.notify("The Runs screen is not available in this build.", severity="warning")
+            return
+        if not self._runs_mode:
+            self.add_mode("runs", lambda: RunsScreen(self.runs_dir))
+            self._runs_mode = True
+        self._goto("runs")
+
+    def action_results(self) -> None:
+        run_dir = self.last_run_dir
+        if run_dir is None:
+            try:
+                from cnn_tui.core.results.store import RunStore
+
+                run_dir = RunStore(self.runs_dir).get("latest").path
+            except CnnTuiError as exc:
+                self.notify(str(exc), severity="warning")
+                return
+        self.open_results(run_dir)
+
+    def open_results(self, run_dir: Path) -> None:
+        """Push the Results screen for ``run_dir`` (TUI-B's screen, if present)."""
+        try:
+            from cnn_tui.tui.results import ResultsScreen
+        except ImportError:
+            self.notify(f"Run stored in {run_dir} (the Results screen is not available).")
+            return
+        try:
+            self.push_screen(ResultsScreen(Path(run_dir)))
+        except CnnTuiError as exc:
+            self.notify(str(exc), severity="error")
+
+    def action_save_preset(self) -> None:
+        self._goto("setup")
+        self.call_after_refresh(self.setup_screen.action_save_preset)
+
+    def action_load_preset(self) -> None:
+        self._goto("setup")
+        self.call_after_refresh(self.setup_screen.action_load_preset)
+
+    # -- bindings shown in the footer -----------------------------------------------------
+    @property
+    def training_active(self) -> bool:
+        w = self._train_worker
+        return w is not None and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("stop", "pause"):
+            return self.training_active
+        if action == "train":
+            return None if self.training_active else True
+        return True
+
+    def train_target(self) -> str:
+        try:
+            screen = self.setup_screen
+        except (KeyError, IndexError):
+            return "the preset"
+        return screen.preset_name or (screen.config.name if screen.config else "the preset")
+
+    def _set_binding_description(self, key: str, description: str) -> None:
+        # Footer labels are the Binding's description; this app's copy is replaced so the
+        # footer can say "Train digits-quick" / "Resume".
+        current = self._bindings.key_to_bindings.get(key)
+        if not current:
+            return
+        new = [dataclasses.replace(b, description=description) for b in current]
+        if new != current:
+            self._bindings.key_to_bindings[key] = new
+            self.refresh_bindings()
+
+    def refresh_train_label(self) -> None:
+        self._set_binding_description("f5", f"Train {self.train_target()}")
+        self._set_binding_description("p", "Resume" if self._pause.is_set() else "Pause")
+        self.refresh_bindings()
+
+    # -- training -------------------------------------------------------------------------
+    def action_train(self) -> None:
+        """Train the Setup screen's preset with its current toggles."""
+        if self.training_active:
+            self.notify("A run is in progress: stop it (x) before starting another.", severity="warning")
+            return
+        setup = self.setup_screen
+        config, errors = setup.build_config()
+        if errors or config is None:
+            self._goto("setup")
+            if errors:
+                key, message = next(iter(errors.items()))
+                self.notify(f"Not training: {key}: {message}", severity="error", title="Invalid setting")
+                try:
+                    setup.field(key).control.focus()
+                except Exception:  # noqa: BLE001 - focusing is a nicety
+                    pass
+            else:
+                self.notify(setup.config_error or "Invalid settings.", severity="error")
+            return
+        setup.plan(config)  # the summary may lag the last keystroke: check the shapes now
+        if setup.plan_error:
+            self._goto("setup")
+            self.notify(setup.plan_error, severity="error", title="Not training")
+            return
+        self._seq += 1
+        self._stop = threading.Event()
+        self._pause = threading.Event()
+        name = setup.preset_name or config.name
+        from cnn_tui.tui.training import RunMonitor
+
+        self.monitor = RunMonitor(self._seq, preset=name)
+        self.monitor.add_log("info", f"starting {name}: loading {config.data.dataset} and building the model...")
+        screen = self.training_screen
+        if screen is not None:
+            screen.attach(self.monitor)
+        self._goto("training")
+        self._quitting = False
+        self._train_worker = self._run_training(config, name, self._seq, self._stop, self._pause)
+        self.refresh_train_label()
+
+    @work(thread=True, exclusive=True, group="training", exit_on_error=False)
+    def _run_training(
+        self, config: Any, name: str, seq: int, stop: threading.Event, pause: threading.Event
+    ) -> Any:
+        engine = self.engine
+        if engine is None:
+            from cnn_tui.core.engine import train as engine  # imports TF: on this thread only
+
+        def on_event(event: Any) -> None:
+            message = event_message(event, seq)
+            if message is not None:
+                self.post_message(message)
+
+        return engine(config, on_event, stop, runs_dir=self.runs_dir, name=name, pause=pause)
+
+    def _current(self, message: TrainingMessage) -> RunMonitor | None:
+        m = self.monitor
+        return m if m is not None and m.seq == message.seq else None
+
+    def _sync_training(self) -> None:
+        screen = self.training_screen
+        if screen is not None:
+            screen.sync(force=True)
+
+    def on_training_started(self, message: TrainingStarted) -> None:
+        if (m := self._current(message)) is not None:
+            m.started(message.event)
+            if self._pause.is_set():
+                m.set_paused(True)
+            self._sync_training()
+
+    def on_training_batch(self, message: TrainingBatch) -> None:
+        if (m := self._current(message)) is not None:
+            m.batch(message.event)
+
+    def on_training_epoch(self, message: TrainingEpoch) -> None:
+        if (m := self._current(message)) is not None:
+            m.epoch_end(message.event)
+
+    def on_training_log(self, message: TrainingLog) -> None:
+        if (m := self._current(message)) is not None:
+            m.add_log(message.event.level, message.event.message)
+
+    def on_training_evaluated(self, message: TrainingEvaluated) -> None:
+        if (m := self._current(message)) is not None:
+            m.evaluated(message.event)
+
+    def on_training_finished(self, message: TrainingFinished) -> None:
+        if (m := self._current(message)) is not None:
+            ev = message.event
+            m.finished(ev.status, ev.run_dir, ev.metrics)
+            self.last_run_dir = Path(ev.run_dir)
+            self._sync_training()
+
+    def on_training_failed(self, message: TrainingFailed) -> None:
+        if (m := self._current(message)) is not None:
+            m.failed(message.event.error)
+            if message.event.run_dir:
+                self.last_run_dir = Path(message.event.run_dir)
+            self.notify(message.event.error, severity="error", title="Run failed")
+            self._sync_training()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker is not self._train_worker:
+            return
+        if event.state == WorkerState.SUCCESS:
+            self._training_done(worker.result)
+        elif event.state == WorkerState.ERROR:
+            self._training_error(worker.error)
+        elif event.state == WorkerState.CANCELLED:
+            self._training_error(None)
+
+    def _training_done(self, result: Any) -> None:
+        m = self.monitor
+        status = getattr(result, "status", None) or "completed"
+        run_dir = getattr(result, "run_dir", None)
+        if run_dir is not None:
+            self.last_run_dir = Path(run_dir)
+        if m is not None and m.active:
+            if status == "failed":
+                error = getattr(result, "error", None) or "the run failed"
+                m.failed(error)
+                self.notify(error, severity="error", title="Run failed")
+            else:
+                m.finished(status, run_dir, getattr(result, "metrics", None))
+        self._after_run()
+        if status in ("completed", "stopped") and run_dir is not None and not self._quitting:
+            if self.AUTO_OPEN_RESULTS and self.current_mode == "training" and _is_training_screen(self.screen):
+                self.open_results(Path(run_dir))
+            else:
+                self.notify(f"Run {status}: press r for its results.", title="Training")
+
+    def _training_error(self, error: BaseException | None) -> None:
+        if isinstance(error, CnnTuiError):
+            text = str(error)
+        elif error is None:
+            text = "the training worker was cancelled"
+        else:
+            text = f"training crashed: {type(error).__name__}: {error}"
+        if self.monitor is not None and self.monitor.active:
+            self.monitor.failed(text)
+        if not self._quitting:
+            self.notify(text, severity="error", title="Cannot train")
+        self._after_run()
+
+    def _after_run(self) -> None:
+        self._pause.clear()
+        self._sync_training()
+        self.refresh_train_label()
+        try:
+            self.setup_screen.schedule_validate()  # the Keras summary waited for the run
+        except (KeyError, IndexError):
+            pass
+
+    def action_stop(self) -> None:
+        """Stop the run: the engine ends the current batch, evaluates and keeps it as stopped."""
+        if not self.training_active:
+            self.notify("No run in progress.")
+            return
+        self._stop.set()
+        self._pause.clear()
+        if self.monitor is not None:
+            self.monitor.status = "stopping"
+            self.monitor.add_log("warning", "stop requested: ending the current batch, then evaluating")
+        self._sync_training()
+        self.refresh_train_label()
+
+    def action_pause(self) -> None:
+        """Pause or resume the run (the engine waits while the pause event is set)."""
+        if not self.training_active or self._stop.is_set():
+            return
+        paused = not self._pause.is_set()
+        if paused:
+            self._pause.set()
+        else:
+            self._pause.clear()
+        if self.monitor is not None:
+            self.monitor.set_paused(paused)
+            self.monitor.add_log("info", "paused (p resumes)" if paused else "resumed")
+        self._sync_training()
+        self.refresh_train_label()
+
+    # -- quitting -------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        """Quit; a run in progress is stopped and stored first (bounded wait)."""
+        if not self.training_active or self._quitting:
+            self.exit()
+            return
+        self._quitting = True
+        self._stop.set()
+        self._pause.clear()
+        if self.monitor is not None:
+            self.monitor.status = "stopping"
+            self.monitor.add_log("warning", "quitting: stopping the run and storing it...")
+        self.notify("Stopping the run before quitting (q again quits at once)...", timeout=self.QUIT_WAIT_SECONDS)
+        self._quit_when_stored()
+
+    @work(group="quit", exclusive=True)
+    async def _quit_when_stored(self) -> None:
+        deadline = time.monotonic() + self.QUIT_WAIT_SECONDS
+        while self.training_active and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        self.exit()

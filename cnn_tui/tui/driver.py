@@ -1,0 +1,67 @@
+"""A terminal driver that keeps TensorFlow's C++ log lines off the screen.
+
+TensorFlow, absl and CUDA write straight to file descriptor 2 -- not only on import but
+also at device initialisation and first use (e.g. ``failed call to cuInit``). Textual
+draws on fd 2 as well, so those lines would land in the middle of the UI, and
+silencing fd 2 around the import alone would also swallow the UI's own output while it
+lasts. So while the app runs, Textual writes to a private duplicate of the terminal fd
+and fd 2 itself points at /dev/null; it is restored when the driver closes, before
+Textual prints any error traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from textual.drivers.linux_driver import LinuxDriver
+
+
+class QuietStderrDriver(LinuxDriver):
+    """LinuxDriver drawing on a duplicate of fd 2, with fd 2 silenced while the app runs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._saved_fd2: int | None = None
+        self._screen_file: Any = None
+
+    def start_application_mode(self) -> None:
+        if self._saved_fd2 is None:
+            try:
+                sys.__stderr__.flush()
+                terminal = os.dup(2)
+                self._screen_file = os.fdopen(
+                    os.dup(terminal), "w", encoding=getattr(sys.__stderr__, "encoding", None) or "utf-8",
+                    errors="replace",
+                )
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+                self._saved_fd2 = terminal
+                self._file = self._screen_file
+            except (OSError, AttributeError, ValueError):
+                self._restore()
+        super().start_application_mode()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._restore()
+
+    def _restore(self) -> None:
+        if self._saved_fd2 is not None:
+            try:
+                os.dup2(self._saved_fd2, 2)
+                os.close(self._saved_fd2)
+            except OSError:
+                pass
+            self._saved_fd2 = None
+        self._file = sys.__stderr__
+        if self._screen_file is not None:
+            try:
+                self._screen_file.close()
+            except OSError:
+                pass
+            self._screen_file = None

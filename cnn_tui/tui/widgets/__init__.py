@@ -1,0 +1,1 @@
+"""Widgets of the cnn-tui screens (one module each; import them directly)."""

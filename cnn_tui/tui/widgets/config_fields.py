@@ -1,0 +1,298 @@
+"""One widget per config toggle on the Setup screen, with its error line.
+
+A :class:`ConfigField` shows a label, a control (checkbox, select or input) and, when the
+value is refused, the reason right under it. It knows its dotted config key and turns the
+control's state into an override value; validation itself is the core's
+(:func:`cnn_tui.core.config.apply_overrides`), so the messages are the CLI's messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Checkbox, Input, Label, Select, Static
+
+from cnn_tui.core.config import ExperimentConfig, apply_overrides, field_docs, parse_override
+from cnn_tui.core.errors import ConfigError
+
+Kind = Literal["bool", "choice", "number", "toggle"]
+"""bool: checkbox; choice: select; number: input; toggle: checkbox + strength input
+(unchecked means 0 = off, e.g. dropout, L2, rotation)."""
+
+
+PRESET_BLOCKS = "(preset blocks)"
+"""The architecture choice that keeps the preset's own block list (``model.blocks``)."""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A toggle on the Setup screen: dotted config key, label, kind of control."""
+
+    key: str
+    label: str
+    kind: Kind
+    choices: tuple[str, ...] = ()
+    hint: str = ""
+    """Placeholder of a number input, e.g. "0 = off"."""
+    default_on: float = 0.0
+    """toggle: the strength filled in when it is switched on from 0."""
+
+
+def _on_off(on: bool) -> str:
+    return "on" if on else "off"
+
+
+def control_id(key: str) -> str:
+    """``model.dropout`` -> ``f-model-dropout`` (the control's DOM id)."""
+    return "f-" + key.replace(".", "-").replace("_", "-")
+
+
+def format_value(value: Any) -> str:
+    """A config value as the text of a number input (round-trips through TOML)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        text = repr(value)
+        return text
+    return "" if value is None else str(value)
+
+
+class ConfigField(Vertical):
+    """Label + control + error line for one config key."""
+
+    DEFAULT_CSS = """
+    ConfigField { height: auto; }
+    ConfigField > .field-row { height: 1; }
+    ConfigField .field-label { width: 16; color: $text-muted; }
+    ConfigField Input, ConfigField Select { width: 1fr; }
+    ConfigField Checkbox { border: none; padding: 0; height: 1; width: 8; background: transparent; }
+    ConfigField > .field-error { display: none; color: $error; padding-left: 16; height: auto; }
+    ConfigField.-invalid > .field-error { display: block; }
+    ConfigField.-invalid .field-label { color: $error; text-style: bold; }
+    """
+
+    def __init__(self, spec: FieldSpec, value: Any = None, *, tooltip: str = "") -> None:
+        super().__init__(id="field-" + control_id(spec.key)[2:], classes="config-field")
+        self.spec = spec
+        self._initial = value
+        self._tooltip = tooltip
+        self.error: str | None = None
+        self.choices: list[str] = list(spec.choices)
+        self._last_on: Any = None
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        # The checkbox says on/off; a toggle's switch also enables its strength input (the
+        # strength is remembered while off). The event still bubbles to the screen.
+        event.checkbox.label = _on_off(event.value)
+        if self.spec.kind == "toggle" and event.checkbox is self.switch:
+            self._show_strength(event.value)
+
+    def _show_strength(self, on: bool) -> None:
+        c = self.control
+        if on:
+            if c.value.strip() in ("", "0", "0.0"):
+                c.value = format_value(self._last_on or self.spec.default_on)
+        else:
+            if c.value.strip() and c.value.strip() not in ("0", "0.0"):
+                self._last_on = c.value.strip()
+            c.value = ""
+        c.disabled = not on
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    def compose(self) -> ComposeResult:
+        spec, cid = self.spec, control_id(self.spec.key)
+        with Horizontal(classes="field-row"):
+            yield Label(spec.label, classes="field-label")
+            if spec.kind == "bool":
+                on = bool(self._initial)
+                control: Any = Checkbox(_on_off(on), on, id=cid, compact=True)
+            elif spec.kind == "choice":
+                if self._initial is not None and str(self._initial) not in self.choices:
+                    self.choices.append(str(self._initial))
+                value = str(self._initial) if self._initial is not None else self.choices[0]
+                control = Select([(c, c) for c in self.choices], value=value, allow_blank=False, id=cid, compact=True)
+            elif spec.kind == "toggle":
+                on = bool(self._initial)
+                yield Checkbox(_on_off(on), on, id=cid + "-on", compact=True, classes="toggle-on")
+                text = format_value(self._initial) if on else ""
+                control = Input(text, placeholder=spec.hint, id=cid, compact=True, disabled=not on)
+            else:
+                control = Input(format_value(self._initial), placeholder=spec.hint, id=cid, compact=True)
+            if self._tooltip:
+                control.tooltip = self._tooltip
+            yield control
+        yield Static("", classes="field-error")
+
+    @property
+    def control(self) -> Any:
+        return self.query_one("#" + control_id(self.spec.key))
+
+    @property
+    def switch(self) -> Checkbox | None:
+        """The on/off checkbox of a toggle field."""
+        if self.spec.kind != "toggle":
+            return None
+        return self.query_one("#" + control_id(self.spec.key) + "-on", Checkbox)
+
+    def raw(self) -> Any:
+        """The control's state: bool, choice string, input text, or (on, text) for a toggle."""
+        c = self.control
+        if self.spec.kind == "toggle":
+            return (bool(self.switch.value), c.value)
+        if isinstance(c, Checkbox):
+            return bool(c.value)
+        if isinstance(c, Select):
+            return None if c.value is Select.NULL else c.value
+        return c.value
+
+    def override_value(self) -> Any:
+        """The value to set at ``key`` (ConfigError if an input is not a TOML value)."""
+        raw = self.raw()
+        if self.spec.kind == "toggle":
+            on, text = raw
+            if not on:
+                return 0.0
+            raw = text
+        if self.spec.kind in ("number", "toggle"):
+            if not str(raw).strip():
+                raise ConfigError(f"{self.spec.key}: enter a value")
+            return parse_override(f"{self.spec.key}={raw}")[1]
+        return raw
+
+    def set_value(self, value: Any) -> None:
+        """Show ``value`` (from a preset) in the control."""
+        c = self.control
+        if self.spec.kind == "toggle":
+            on = bool(value)
+            if on:
+                c.value = format_value(value)
+            self.switch.value = on
+            self.switch.label = _on_off(on)
+            self._show_strength(on)
+        elif isinstance(c, Checkbox):
+            c.value = bool(value)
+            c.label = _on_off(bool(value))
+        elif isinstance(c, Select):
+            text = str(value)
+            if text not in self.choices:
+                self.choices.append(text)
+                c.set_options([(v, v) for v in self.choices])
+            c.value = text
+        else:
+            c.value = format_value(value)
+
+    def set_choices(self, choices: list[str]) -> None:
+        """Replace a select's options, keeping the current value."""
+        c = self.control
+        if not isinstance(c, Select):
+            return
+        current = c.value
+        self.choices = list(dict.fromkeys([*choices, *([current] if current is not Select.NULL else [])]))
+        c.set_options([(v, v) for v in self.choices])
+        if current is not Select.NULL:
+            c.value = current
+
+    def set_error(self, message: str | None) -> None:
+        """Flag the field with ``message`` (None clears it)."""
+        self.error = message
+        self.set_class(bool(message), "-invalid")
+        self.query_one(".field-error", Static).update(escape(message or ""))
+
+
+# ---------------------------------------------------------------------------------------
+# The Setup screen's toggles, and reading them back as validated overrides
+
+
+def _choices(key: str) -> tuple[str, ...]:
+    return tuple(field_docs().get(key, {}).get("choices") or ())
+
+
+def field_sections() -> list[tuple[str, list[FieldSpec]]]:
+    """The toggles of the Setup screen, grouped."""
+    return [
+        ("Model", [
+            FieldSpec("model.architecture", "architecture", "choice", ("tiny",)),
+            FieldSpec("model.activation", "activation", "choice", _choices("model.activation")),
+            FieldSpec("model.initializer", "initializer", "choice", _choices("model.initializer")),
+            FieldSpec("model.batch_norm", "batch norm", "bool"),
+            FieldSpec("model.dropout", "dropout", "toggle", hint="rate 0..1", default_on=0.5),
+            FieldSpec("model.l2", "L2", "toggle", hint="weight penalty", default_on=5e-4),
+        ]),
+        ("Input", [
+            FieldSpec("data.normalization", "normalization", "choice", _choices("data.normalization")),
+            FieldSpec("data.augment.hflip", "flip left-right", "bool"),
+            FieldSpec("data.augment.vflip", "flip up-down", "bool"),
+            FieldSpec("data.augment.rot90", "rotate 90", "bool"),
+            FieldSpec("data.augment.rotation", "rotation", "toggle", hint="degrees", default_on=15.0),
+            FieldSpec("data.augment.shift", "shift", "toggle", hint="fraction", default_on=0.1),
+            FieldSpec("data.augment.zoom", "zoom", "toggle", hint="fraction", default_on=0.1),
+            FieldSpec("data.augment.brightness", "brightness", "toggle", hint="fraction", default_on=0.2),
+            FieldSpec("data.augment.contrast", "contrast", "toggle", hint="factor", default_on=0.2),
+        ]),
+        ("Training", [
+            FieldSpec("train.optimizer", "optimizer", "choice", _choices("train.optimizer")),
+            FieldSpec("train.learning_rate", "learning rate", "number", hint="e.g. 0.001"),
+            FieldSpec("train.epochs", "epochs", "number"),
+            FieldSpec("train.batch_size", "batch size", "number"),
+            FieldSpec("train.reduce_lr.enabled", "reduce LR", "bool"),
+            FieldSpec("train.early_stopping.enabled", "early stopping", "bool"),
+        ]),
+    ]
+
+
+def config_value(config: ExperimentConfig, key: str) -> Any:
+    """The value at a dotted key, e.g. ``config_value(cfg, "model.dropout")``."""
+    node: Any = config
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def short_error(message: str) -> str:
+    """``--set: model.dropout = 1.5: Input should be less than 1`` -> ``1.5: Input should ...``."""
+    text = message.removeprefix("--set: ")
+    key, sep, rest = text.partition(" = ")
+    return rest if sep and "." in key else text
+
+
+def read_form(
+    base: ExperimentConfig, fields: list[ConfigField], dataset_spec: str
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Dotted overrides from the fields, and per-key errors of the values the core refuses.
+
+    Each value is validated alone against ``base`` (so the message is about that field);
+    a refused value is left out of the overrides.
+    """
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    if not dataset_spec:
+        errors["data.dataset"] = "enter a dataset, e.g. folder:/path/to/images"
+    else:
+        values["data.dataset"] = dataset_spec
+    for f in fields:
+        try:
+            value = f.override_value()
+        except ConfigError as exc:
+            errors[f.key] = short_error(str(exc))
+            continue
+        if f.key == "model.architecture":
+            if value == PRESET_BLOCKS or value is None:
+                continue
+            values["model.blocks"] = None  # a named architecture replaces the preset's blocks
+        values[f.key] = value
+    for key, value in list(values.items()):
+        if key in errors or key == "model.blocks":
+            continue
+        try:
+            apply_overrides(base, {key: value})
+        except ConfigError as exc:
+            errors[key] = short_error(str(exc))
+            del values[key]
+    return values, errors

@@ -1,0 +1,102 @@
+"""The Setup screen's model summary: layers, output shapes and parameter counts.
+
+Two stages: the pure-python shape plan (``plan_shapes``) is shown at once, then the Keras
+summary (built in a thread worker) replaces it when ready. ``state`` and ``rows`` are
+public for tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+
+COLUMNS = ("layer", "kind", "output", "params")
+
+
+def format_shape(shape: Any) -> str:
+    """``(4, 4, 32)`` -> ``4x4x32``; strings pass through; batch dims (None) dropped."""
+    if isinstance(shape, str):
+        return shape
+    try:
+        dims = [d for d in shape if d is not None]
+    except TypeError:
+        return str(shape)
+    return "x".join(str(d) for d in dims) or "-"
+
+
+class ModelSummaryView(Vertical):
+    """A caption line and a table of layers."""
+
+    DEFAULT_CSS = """
+    ModelSummaryView { height: 1fr; }
+    ModelSummaryView > #summary-caption { height: auto; padding: 0 1; }
+    ModelSummaryView > DataTable { height: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id)
+        self.state = "empty"
+        """empty, plan, keras or error."""
+        self.rows: list[tuple[str, ...]] = []
+        self.total_params: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Model summary: waiting for the dataset facts...", id="summary-caption")
+        table: DataTable = DataTable(id="summary-table", cursor_type="row", zebra_stripes=True)
+        yield table
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns(*COLUMNS)
+
+    def _fill(self, rows: list[tuple[str, ...]]) -> None:
+        table = self.query_one(DataTable)
+        table.clear(columns=True)  # new columns: widths fit these rows, not the last ones
+        table.add_columns(*COLUMNS)
+        for row in rows:
+            table.add_row(*row)
+        self.rows = rows
+
+    def _caption(self, text: str) -> None:
+        self.query_one("#summary-caption", Static).update(text)
+
+    def show_plan(self, plan: list[Any], input_shape: tuple[int, ...], note: str) -> None:
+        """Rows from ``plan_shapes`` (block, output_shape): shapes only, no parameter counts."""
+        rows = [("input", "", format_shape(input_shape), "")]
+        rows += [(f"{i}", str(r.block), format_shape(r.output_shape), "") for i, r in enumerate(plan, 1)]
+        self.state = "plan"
+        self.total_params = None
+        self._fill(rows)
+        self._caption(f"Shape plan for input {format_shape(input_shape)}  [dim]{note}[/]")
+
+    def show_keras(self, summary: Any) -> None:
+        """Rows from ``models.summarize(model)``."""
+        rows = [
+            (str(r.name), str(r.kind), format_shape(r.output_shape), f"{int(r.params):,}")
+            for r in summary.rows
+        ]
+        self.state = "keras"
+        self.total_params = int(summary.total_params)
+        self._fill(rows)
+        self._caption(
+            f"[b]{summary.total_params:,}[/b] parameters ({summary.trainable_params:,} trainable), "
+            f"{len(rows)} layers"
+        )
+
+    def show_message(self, text: str, *, error: bool = False) -> None:
+        """A caption only (no table rows), e.g. why there is no summary."""
+        self.state = "error" if error else "empty"
+        self.total_params = None
+        self._fill([])
+        self._caption(f"[red]{escape(text)}[/]" if error else escape(text))
+
+    def set_note(self, note: str) -> None:
+        """Change the caption's trailing note on a plan (e.g. 'Keras summary loading...')."""
+        if self.state == "plan":
+            caption = self.query_one("#summary-caption", Static)
+            text = str(caption.content).split("  [dim]")[0]
+            caption.update(f"{text}  [dim]{note}[/]")

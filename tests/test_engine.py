@@ -1,0 +1,191 @@
+"""The engine with real TensorFlow on the digits dataset (tiny runs, a few seconds each)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from cnn_tui.core.config import apply_overrides
+from cnn_tui.core.engine import BatchEnd, EpochEnd, Evaluated, Log, RunFailed, RunFinished, RunStarted, resume, train
+from cnn_tui.core.engine.evaluate import compute_metrics
+from cnn_tui.core.errors import DataError, ModelError
+from cnn_tui.core.presets import load_preset
+from cnn_tui.core.results.store import RunStore
+
+QUICK = ["train.epochs=2", "data.train_limit=400", "data.test_limit=200", "train.batch_size=32"]
+
+
+def quick_config(*extra: str):
+    return apply_overrides(load_preset("digits-quick"), [*QUICK, *extra])
+
+
+def test_digits_run_end_to_end(tmp_path):
+    events = []
+    result = train(quick_config(), events.append, runs_dir=tmp_path, name="e2e")
+    assert result.status == "completed", result.error
+    run_dir = result.run_dir
+    for name in ("config.toml", "status.json", "history.csv", "metrics.json", "predictions.npz", "model.keras"):
+        assert (run_dir / name).is_file(), name
+    assert any((run_dir / "tb").rglob("events.out.tfevents*")), "no TensorBoard logs"
+    assert not list(run_dir.glob(".*tmp*")), "temp files left behind"
+
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "completed"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for key in ("test_loss", "test_accuracy", "f1_weighted", "f1_macro", "per_class", "confusion_matrix",
+                "epochs_completed", "train_seconds", "params"):
+        assert key in metrics, key
+    assert metrics["epochs_completed"] == 2
+    assert np.array(metrics["confusion_matrix"]).sum() == metrics["test_size"] == 200
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0
+
+    run = RunStore(tmp_path).get(result.run_id)
+    history = run.history()
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert all(row["val_accuracy"] is not None and row["lr"] > 0 for row in history)
+    preds = run.predictions()
+    assert preds["probs"].shape == (200, 10)
+    np.testing.assert_allclose(preds["probs"].sum(axis=1), 1.0, atol=1e-4)
+
+    kinds = [type(e) for e in events]
+    assert kinds[0] is RunStarted and kinds[-1] is RunFinished
+    assert kinds.count(EpochEnd) == 2 and Evaluated in kinds and BatchEnd in kinds
+    started = events[0]
+    assert started.device.startswith(("CPU", "GPU")) and started.params == metrics["params"]
+
+    import keras
+
+    model = keras.models.load_model(run_dir / "model.keras", safe_mode=True)
+    assert model.output_shape[-1] == 10
+
+
+def test_stop_keeps_a_stopped_evaluated_run(tmp_path):
+    stop = threading.Event()
+
+    def on_event(event):
+        if isinstance(event, BatchEnd):
+            stop.set()
+
+    result = train(quick_config("train.epochs=5"), on_event, stop, runs_dir=tmp_path)
+    assert result.status == "stopped"
+    run = RunStore(tmp_path).get(result.run_id)
+    assert run.state == "stopped"
+    assert run.metrics is not None and run.metrics["epochs_completed"] < 5
+
+
+def test_pause_waits_then_resumes(tmp_path):
+    pause = threading.Event()
+    paused_logs = []
+
+    def on_event(event):
+        if isinstance(event, EpochEnd) and event.epoch == 1:
+            pause.set()
+            threading.Timer(0.5, pause.clear).start()
+        if isinstance(event, Log) and event.message.startswith(("paused", "resumed")):
+            paused_logs.append(event.message)
+
+    result = train(quick_config(), on_event, pause=pause, runs_dir=tmp_path)
+    assert result.status == "completed"
+    assert [m.split()[0] for m in paused_logs] == ["paused", "resumed"]
+
+
+def test_nan_loss_fails_with_epoch_and_batch_and_keeps_history(tmp_path, monkeypatch):
+    import keras
+
+    import cnn_tui.core.engine.trainer as trainer
+
+    monkeypatch.setattr(trainer, "make_optimizer", lambda config: keras.optimizers.SGD(learning_rate=1e38))
+    events = []
+    result = train(quick_config("train.epochs=3"), events.append, runs_dir=tmp_path)
+    assert result.status == "failed"
+    assert "NaN" in result.error and "epoch 1" in result.error and "batch" in result.error
+    run = RunStore(tmp_path).get(result.run_id)
+    assert run.state == "failed" and "NaN" in run.error
+    assert isinstance(events[-1], RunFailed)
+
+
+def test_bad_dataset_raises_before_any_run_folder(tmp_path):
+    with pytest.raises(DataError):
+        train(quick_config("data.dataset=no_such_set"), runs_dir=tmp_path)
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_too_deep_architecture_raises_model_error(tmp_path):
+    with pytest.raises(ModelError) as info:
+        train(quick_config("model.architecture=vgg10"), runs_dir=tmp_path)
+    assert "8x8" in str(info.value)
+    assert not any(tmp_path.iterdir())
+
+
+def test_resume_continues_a_stopped_run_without_duplicate_epochs(tmp_path):
+    stop = threading.Event()
+
+    def on_event(event):
+        if isinstance(event, EpochEnd) and event.epoch == 1:
+            stop.set()
+
+    first = train(quick_config("train.epochs=3"), on_event, stop, runs_dir=tmp_path)
+    assert first.status == "stopped"
+    run = RunStore(tmp_path).get(first.run_id)
+    events = []
+    second = resume(run, events.append)
+    assert second.status == "completed" and second.run_id == first.run_id
+    history = RunStore(tmp_path).get(first.run_id).history()
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    epochs = [e.epoch for e in events if isinstance(e, EpochEnd)]
+    assert epochs == [2, 3]
+
+
+def test_mixed_precision_option_trains(tmp_path):
+    result = train(quick_config("train.epochs=1", "train.mixed_precision=true", "train.save_model=false"),
+                   runs_dir=tmp_path)
+    assert result.status == "completed", result.error
+    import keras
+
+    assert keras.mixed_precision.global_policy().name == "mixed_float16"
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def test_compute_metrics_known_values():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]], dtype=np.float32)
+    labels = np.array([0, 1, 1, 1])
+    m = compute_metrics(probs, labels, ["a", "b"])
+    assert m["test_accuracy"] == pytest.approx(0.75)
+    assert m["confusion_matrix"] == [[1, 0], [1, 2]]
+    expected_loss = -np.mean(np.log([0.9, 0.8, 0.4, 0.7]))
+    assert m["test_loss"] == pytest.approx(expected_loss, rel=1e-5)
+    assert m["misclassified"] == [{"index": 2, "true": 1, "pred": 0, "confidence": 0.6}]
+    assert m["per_class"][1]["recall"] == pytest.approx(2 / 3)
+    # weighted F1: class a f1 = 2*(0.5*1)/(1.5) = 0.667 (support 1), class b f1 = 0.8 (support 3)
+    assert m["f1_weighted"] == pytest.approx((2 / 3 * 1 + 0.8 * 3) / 4)
+
+
+MIRRORED_SCRIPT = r"""
+import sys
+from cnn_tui.core.tfimport import import_tf
+tf = import_tf()
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from cnn_tui.core.config import apply_overrides
+from cnn_tui.core.engine import train
+from cnn_tui.core.presets import load_preset
+cfg = apply_overrides(load_preset("digits-quick"), [
+    "train.epochs=1", "data.train_limit=256", "data.test_limit=64", "train.batch_size=32",
+    "train.distribute=mirrored", "train.save_model=false", "train.tensorboard=false"])
+result = train(cfg, runs_dir=sys.argv[1])
+strategy_devices = len(tf.config.list_logical_devices("CPU"))
+print(result.status, strategy_devices)
+"""
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-2:] == ["completed", "2"]

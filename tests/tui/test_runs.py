@@ -1,0 +1,294 @@
+"""The Runs screen and export dialog on canned run folders (no TensorFlow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from canned import RUN_A, RUN_B, RUN_CRASHED, RUN_DAMAGED, RUN_FAILED, RUN_STOPPED, make_run, make_runs
+from textual.app import App
+from textual.screen import Screen
+from textual.widgets import Checkbox, DataTable, Input, Select
+
+from cnn_tui.tui.results import ResultsScreen
+from cnn_tui.tui.runs import RunsScreen, sort_rows
+from cnn_tui.tui.widgets.curves import CurvePlot
+from cnn_tui.tui.widgets.export_dialog import ExportDialog
+
+
+class ScreenApp(App):
+    def __init__(self, make: Callable[[], Screen]):
+        super().__init__()
+        self._make = make
+
+    def on_mount(self) -> None:
+        self.push_screen(self._make())
+
+
+@pytest.fixture()
+def runs_dir(tmp_path) -> Path:
+    root = tmp_path / "runs"
+    make_runs(root)
+    return root
+
+
+def column(table: DataTable, key: str) -> list[str]:
+    return [str(v) for v in table.get_column(key)]
+
+
+def order(screen: RunsScreen) -> list[str]:
+    return [r["run"] for r in screen.rows]
+
+
+async def move_to(pilot, screen: RunsScreen, run_id: str) -> None:
+    screen.query_one(DataTable).move_cursor(row=order(screen).index(run_id))
+    await pilot.pause()
+
+
+async def test_lists_every_run_with_differing_keys_and_metrics(runs_dir):
+    app = ScreenApp(lambda: RunsScreen(runs_dir))
+    async with app.run_test(size=(140, 36)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        table = screen.query_one(DataTable)
+        assert table.row_count == 6
+        assert set(order(screen)) == {RUN_A, RUN_B, RUN_STOPPED, RUN_FAILED, RUN_CRASHED, RUN_DAMAGED}
+        states = dict(zip(column(table, "run"), column(table, "state")))
+        assert states[RUN_CRASHED] == "crashed"
+        assert states[RUN_DAMAGED] == "damaged"
+        assert states[RUN_FAILED] == "failed"
+        assert states[RUN_A] == "completed"
+        for key in ("model.dropout", "train.learning_rate", "train.epochs", "test_accuracy", "f1_macro"):
+            assert key in screen.table.columns
+        assert "model.activation" not in screen.table.columns  # same in every run
+        accuracy = dict(zip(column(table, "run"), column(table, "test_accuracy")))
+        metrics_a = screen.runs[RUN_A].metrics
+        assert accuracy[RUN_A] == f"{metrics_a['test_accuracy']:.4f}"
+        assert accuracy[RUN_STOPPED] == "—"
+        assert "6 runs" in str(screen.query_one("#runs-summary").content)
+
+
+async def test_sorting_by_key_and_header(runs_dir):
+    app = ScreenApp(lambda: RunsScreen(runs_dir))
+    async with app.run_test(size=(140, 36)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        table = screen.query_one(DataTable)
+        await pilot.press("o")
+        await pilot.pause()
+        assert screen.sort_column == "run"
+        assert order(screen) == sorted(order(screen))
+        await pilot.press("O")
+        await pilot.pause()
+        assert order(screen) == sorted(order(screen), reverse=True)
+        await pilot.press("o")
+        await pilot.pause()
+        assert screen.sort_column == "name"
+
+        # a header click sorts by that column; a second click reverses it
+        index = screen.table.columns.index("test_accuracy") + 1
+        key = table.ordered_columns[index].key
+        table.post_message(DataTable.HeaderSelected(table, key, index, table.ordered_columns[index].label))
+        await pilot.pause()
+        assert screen.sort_column == "test_accuracy" and not screen.sort_reverse
+        acc = {RUN_A: screen.runs[RUN_A].metrics["test_accuracy"], RUN_B: screen.runs[RUN_B].metrics["test_accuracy"]}
+        low, high = sorted(acc, key=acc.get)
+        assert order(screen)[:2] == [low, high]  # runs without metrics stay at the end
+        assert "▲" in str(table.ordered_columns[index].label)
+        table.post_message(DataTable.HeaderSelected(table, key, index, table.ordered_columns[index].label))
+        await pilot.pause()
+        assert screen.sort_reverse and order(screen)[:2] == [high, low]
+
+
+def test_sort_rows_keeps_missing_last():
+    rows = [{"v": None, "k": 0}, {"v": 2.0, "k": 1}, {"v": 10, "k": 2}, {"v": None, "k": 3}]
+    assert [r["k"] for r in sort_rows(rows, "v")] == [1, 2, 0, 3]
+    assert [r["k"] for r in sort_rows(rows, "v", reverse=True)] == [2, 1, 0, 3]
+
+
+async def test_select_compare_and_open(runs_dir):
+    app = ScreenApp(lambda: RunsScreen(runs_dir))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        await move_to(pilot, screen, RUN_A)
+        await pilot.press("space")  # selects and moves down to RUN_B
+        await pilot.press("space")
+        await pilot.pause()
+        assert screen.selected == [RUN_A, RUN_B]
+        assert str(screen.query_one(DataTable).get_cell(RUN_A, "_sel")) == "●"
+        await pilot.press("c")
+        await pilot.pause()
+        assert screen.query_one("#runs-compare").display
+        acc_plot = screen.query_one("#compare-accuracy", CurvePlot)
+        loss_plot = screen.query_one("#compare-loss", CurvePlot)
+        assert [s.label for s in acc_plot.series] == ["baseline", "dropout"]
+        history_b = screen.runs[RUN_B].history()
+        assert list(acc_plot.series[1].y) == [r["val_accuracy"] for r in history_b]
+        assert list(loss_plot.series[1].y) == [r["val_loss"] for r in history_b]
+        assert len(acc_plot.series[1].x) == 5 and len(acc_plot.series[0].x) == 4
+        # unselect one: the overlay follows
+        await move_to(pilot, screen, RUN_A)
+        await pilot.press("space")
+        await pilot.pause()
+        assert [s.label for s in acc_plot.series] == ["dropout"]
+
+        await move_to(pilot, screen, RUN_FAILED)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ResultsScreen)
+        assert app.screen.run_dir == runs_dir / RUN_FAILED
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen
+
+
+async def _open_dialog(pilot, app) -> ExportDialog:
+    await pilot.press("e")
+    await pilot.pause()
+    dialog = app.screen
+    assert isinstance(dialog, ExportDialog)
+    return dialog
+
+
+async def test_export_markdown_and_latex(runs_dir, tmp_path):
+    app = ScreenApp(lambda: RunsScreen(runs_dir))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        dialog = await _open_dialog(pilot, app)
+        default = Path(dialog.query_one("#export-path", Input).value)
+        assert default.parent == runs_dir and default.name.startswith("export-") and default.suffix == ".md"
+        target = tmp_path / "report.md"
+        dialog.query_one("#export-path", Input).value = str(target)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is screen
+        text = target.read_text()
+        assert text.startswith("| run ")
+        for run_id in (RUN_A, RUN_B, RUN_CRASHED, RUN_DAMAGED):
+            assert run_id in text
+        assert any(str(target) in n.message for n in app._notifications)
+
+        # LaTeX, transposed, only the selected runs
+        await move_to(pilot, screen, RUN_A)
+        await pilot.press("space", "space")
+        dialog = await _open_dialog(pilot, app)
+        assert "2 selected" in dialog.description
+        dialog.query_one("#export-path", Input).value = str(tmp_path / "report.md")
+        dialog.query_one("#export-format", Select).value = "latex"
+        await pilot.pause()
+        path = Path(dialog.query_one("#export-path", Input).value)
+        assert path.suffix == ".tex"
+        dialog.query_one("#export-transpose", Checkbox).value = True
+        await pilot.click("#export-ok")
+        await pilot.pause()
+        latex = path.read_text()
+        assert "\\begin{tabular}" in latex and "\\toprule" in latex and "\\bottomrule" in latex
+        assert "test\\_accuracy" in latex  # escaped, and a row label since transposed
+        assert RUN_A in latex and RUN_B in latex and RUN_FAILED not in latex
+
+
+async def test_export_refuses_overwrite_until_confirmed(runs_dir, tmp_path):
+    target = tmp_path / "exists.csv"
+    target.write_text("keep me\n")
+    app = ScreenApp(lambda: RunsScreen(runs_dir))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        dialog = await _open_dialog(pilot, app)
+        dialog.query_one("#export-format", Select).value = "csv"
+        await pilot.pause()
+        dialog.query_one("#export-path", Input).value = str(target)
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is dialog  # still open, asking
+        assert target.read_text() == "keep me\n"
+        assert "exists" in str(dialog.query_one("#export-message").content)
+        assert str(dialog.query_one("#export-ok").label) == "Overwrite"
+        await pilot.press("enter")  # confirmed
+        await pilot.pause()
+        assert app.screen is not dialog
+        assert target.read_text().startswith("run,name,state")
+
+
+async def test_export_error_and_cancel(runs_dir, tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    app = ScreenApp(lambda: RunsScreen(runs_dir))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        dialog = await _open_dialog(pilot, app)
+        dialog.query_one("#export-path", Input).value = str(blocker / "sub" / "t.md")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is dialog
+        assert any(n.severity == "error" for n in app._notifications)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+
+
+async def test_refresh_picks_up_new_runs(runs_dir):
+    app = ScreenApp(lambda: RunsScreen(runs_dir))
+    async with app.run_test(size=(140, 36)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert screen.query_one(DataTable).row_count == 6
+        make_run(runs_dir, "20240103-090000-late-abcdef", name="late", created="2024-01-03T09:00:00+00:00")
+        await pilot.press("R")
+        await pilot.pause()
+        assert screen.query_one(DataTable).row_count == 7
+
+
+async def test_empty_runs_folder(tmp_path):
+    app = ScreenApp(lambda: RunsScreen(tmp_path / "none"))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert "No runs" in str(app.screen.query_one("#runs-summary").content)
+        await pilot.press("enter", "space", "c", "e", "o")
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+
+
+def _fixed_title(pilot):
+    pilot.app.screen.sub_title = "runs"
+
+
+def test_snapshot_runs(runs_dir, snap_compare):
+    async def ready(pilot):
+        _fixed_title(pilot)
+        await pilot.pause()
+
+    assert snap_compare(ScreenApp(lambda: RunsScreen(runs_dir)), terminal_size=(120, 24), run_before=ready)
+
+
+def test_snapshot_runs_compare(runs_dir, snap_compare):
+    async def ready(pilot):
+        _fixed_title(pilot)
+        screen = pilot.app.screen
+        await move_to(pilot, screen, RUN_A)
+        await pilot.press("space", "space", "c")
+        await pilot.pause()
+
+    assert snap_compare(ScreenApp(lambda: RunsScreen(runs_dir)), terminal_size=(120, 36), run_before=ready)
+
+
+async def test_inside_the_real_app(make_app, runs_dir):
+    """u opens the Runs screen of CnnTuiApp; enter a run's results; escape back."""
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("u")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, RunsScreen) and screen.runs_dir == runs_dir
+        await move_to(pilot, screen, RUN_B)
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, ResultsScreen) and app.screen.run_dir == runs_dir / RUN_B
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen

@@ -39,6 +39,9 @@ def import_tf() -> ModuleType:
             import keras  # noqa: F401, PLC0415
 
             tf.get_logger().setLevel("ERROR")
+            # The standard wheel probes CUDA on the first device query and, without a GPU,
+            # logs "failed call to cuInit" to fd 2: make that first query here, silenced.
+            tf.config.list_physical_devices("GPU")
         finally:
             if saved is not None:
                 os.dup2(saved, 2)

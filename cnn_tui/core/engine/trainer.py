@@ -9,6 +9,8 @@ training is stored as a ``failed`` run and returned, not raised.
 
 from __future__ import annotations
 
+import importlib.util
+
 import math
 import os
 import threading
@@ -98,8 +100,8 @@ def _save_model(model: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def make_checkpoint_callback(writer: RunWriter):
-    """Save model + optimizer state to checkpoint.keras after every epoch (for resume)."""
+def make_checkpoint_callback(writer: RunWriter, epoch_complete: Callable[[], bool]):
+    """Save model + optimizer state to checkpoint.keras after every completed epoch (for resume)."""
     import keras
 
     class EpochCheckpoint(keras.callbacks.Callback):
@@ -107,6 +109,7 @@ def make_checkpoint_callback(writer: RunWriter):
 
         Args:
             writer: the run being trained.
+            epoch_complete: False when the epoch just ended was cut short by a stop.
         """
 
         async_safe = True
@@ -114,7 +117,7 @@ def make_checkpoint_callback(writer: RunWriter):
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             loss = logs.get("loss")
-            if loss is not None and not math.isfinite(float(loss)):
+            if (loss is not None and not math.isfinite(float(loss))) or not epoch_complete():
                 return
             _save_model(self.model, writer.path / CHECKPOINT_FILE)
             writer.update_status(checkpoint_epoch=epoch + 1)
@@ -300,9 +303,13 @@ def _run(
             keras.callbacks.EarlyStopping(monitor=e.monitor, patience=e.patience, restore_best_weights=e.restore_best)
         )
     if t.tensorboard:
-        callbacks.append(make_tensorboard_callback(str(writer.path / "tb")))
+        if importlib.util.find_spec("tensorboard") is None:
+            # tf.summary needs the tensorboard package, which TF 2.21 no longer pulls in.
+            emit(Log("warning", "tensorboard is not installed: no tb/ logs (pip install tensorboard)"))
+        else:
+            callbacks.append(make_tensorboard_callback(str(writer.path / "tb")))
     if t.checkpoint:
-        callbacks.append(make_checkpoint_callback(writer))
+        callbacks.append(make_checkpoint_callback(writer, lambda: event_cb.last_epoch_complete))
 
     started = time.perf_counter()
     status, error = "completed", None

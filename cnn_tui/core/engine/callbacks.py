@@ -78,14 +78,20 @@ def make_event_callback(
             self._epoch_start = 0.0
             self._paused_seconds = 0.0
             self._epoch = initial_epoch
+            self._steps_begun = 0
             self.nan_at: tuple[int, int] | None = None
+            # False after an epoch that a stop cut short: Keras still calls on_epoch_end
+            # for it, but it is no completed epoch (no history row, no checkpoint).
+            self.last_epoch_complete = True
 
         def on_epoch_begin(self, epoch, logs=None):
             self._epoch = epoch + 1
             self._epoch_start = time.perf_counter()
             self._paused_seconds = 0.0
+            self._steps_begun = 0
 
         def on_train_batch_begin(self, batch, logs=None):
+            self._steps_begun = batch + 1
             if pause is not None and pause.is_set() and not stop.is_set():
                 began = time.perf_counter()
                 emit(Log("info", f"paused at epoch {self._epoch}, step {batch}"))
@@ -118,6 +124,10 @@ def make_event_callback(
                 if self.nan_at is None:
                     self.nan_at = (epoch + 1, steps)
                 self.model.stop_training = True
+                return
+            self.last_epoch_complete = self._steps_begun >= steps or not self.model.stop_training
+            if not self.last_epoch_complete:
+                emit(Log("info", f"epoch {epoch + 1} stopped at step {self._steps_begun}/{steps}: not counted"))
                 return
             seconds = time.perf_counter() - self._epoch_start - self._paused_seconds
             lr = current_lr(self.model)

@@ -129,17 +129,20 @@ def read_history(path: Path) -> list[dict[str, Any]]:
     file = path / "history.csv"
     if not file.exists():
         return []
-    rows: list[dict[str, Any]] = []
     with open(file, encoding="utf-8", newline="") as handle:
-        for raw in csv.DictReader(handle):
-            try:
-                row: dict[str, Any] = {"epoch": int(raw["epoch"])}
-                for key in HISTORY_COLUMNS[1:]:
-                    val = raw.get(key)
-                    row[key] = float(val) if val not in (None, "") else None
-            except (TypeError, ValueError, KeyError):
-                continue
-            rows.append(row)
+        lines = handle.readlines()
+    if lines and not lines[-1].endswith("\n"):
+        lines.pop()  # every row is written with its newline: one without it is torn
+    rows: list[dict[str, Any]] = []
+    for raw in csv.DictReader(lines):
+        try:
+            row: dict[str, Any] = {"epoch": int(raw["epoch"])}
+            for key in HISTORY_COLUMNS[1:]:
+                val = raw.get(key)
+                row[key] = float(val) if val not in (None, "") else None
+        except (TypeError, ValueError, KeyError):
+            continue
+        rows.append(row)
     return rows
 
 

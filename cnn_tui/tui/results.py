@@ -104,6 +104,14 @@ class ResultsScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._reload_when_composed()
+
+    def _reload_when_composed(self) -> None:
+        # The panes' contents are composed by TabbedContent after this screen's Mount
+        # (each level mounts its own children), so wait until they are there.
+        if not self.query("#metrics-line"):
+            self.call_after_refresh(self._reload_when_composed)
+            return
         self.action_reload()
 
     # -- loading ----------------------------------------------------------------------

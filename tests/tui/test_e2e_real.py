@@ -15,6 +15,7 @@ pytest.importorskip("cnn_tui.core.engine")
 results = pytest.importorskip("cnn_tui.tui.results")
 
 from cnn_tui.tui.app import CnnTuiApp  # noqa: E402
+from cnn_tui.tui.widgets.confusion import ConfusionMatrix  # noqa: E402
 from cnn_tui.tui.widgets.live_plot import LivePlot  # noqa: E402
 
 
@@ -31,6 +32,17 @@ async def test_e2e_real_engine_from_launch_to_results(runs_dir, presets_dir):
         monitor = app.monitor
         assert monitor.status == "completed", monitor.error
         assert await wait_for(lambda: isinstance(app.screen, results.ResultsScreen), timeout=30)
+        screen = app.screen
+        # The Results screen shows the stored run: its metrics and the misclassified digits.
+        assert await wait_for(lambda: screen.run is not None, timeout=30)
+        gallery = screen.query_one(results.SampleGallery)
+        assert await wait_for(lambda: bool(gallery.samples), timeout=30)
+        assert screen.run.run_id == monitor.run_dir.name
+        assert screen.class_names == [str(d) for d in range(10)]
+        assert all(s.true != s.pred and s.image is not None for s in gallery.samples)
+        confusion = screen.query_one(ConfusionMatrix)
+        assert confusion.matrix == monitor.metrics["confusion_matrix"]
+        assert sum(map(sum, confusion.matrix)) == sum(row["support"] for row in monitor.metrics["per_class"])
         assert monitor.epoch_x == [1.0, 2.0] and len(monitor.val_accuracy) == 2
         assert monitor.batch_steps, "no batch-level points reached the UI"
         assert monitor.metrics and monitor.metrics["test_accuracy"] > 0.3

@@ -24,6 +24,7 @@ from cnn_tui.cli.common import BAD_INPUT, INTERRUPTED, PROG, CliError, error_lin
 COMMAND_MODULES: list[str] = [
     "tui_cmd",
     "run",
+    "resume_cmd",
     "experiments_cmd",
     "runs",
     "export",

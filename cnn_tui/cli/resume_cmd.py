@@ -1,0 +1,46 @@
+"""``cnn-tui resume RUN``: continue a crashed, stopped or failed run from its last checkpoint.
+
+The run keeps its folder and config; training restarts after the last completed epoch
+(the one checkpoint.keras holds) and appends to the same history.csv. Progress, Ctrl+C
+and the final report behave as in ``cnn-tui run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+
+from cnn_tui.cli.common import Progress, add_runs_dir, runs_dir
+from cnn_tui.cli.run import report, sigint_stops
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "resume",
+        help="continue a crashed or stopped run from its last completed epoch",
+        description="Continue a crashed, stopped or failed run in place: training restarts after "
+        "the last checkpointed epoch and appends to the same history. RUN is a run folder name, "
+        "short id, unique part of it, a path, or 'latest'.",
+    )
+    p.add_argument("run", metavar="RUN", help="run folder name, short id, unique part of it, a path, or 'latest'")
+    add_runs_dir(p)
+    p.set_defaults(func=cmd_resume)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from cnn_tui.core.results.store import RunStore
+
+    store = RunStore(runs_dir(args))
+    run = store.get(args.run)
+    run.config  # noqa: B018 - a damaged config.toml is bad input: fail before importing TF
+    from cnn_tui.core import engine
+
+    progress = Progress(sys.stderr)
+    stop = threading.Event()
+    with sigint_stops(stop):
+        try:
+            result = engine.resume(run, progress, stop)
+        finally:
+            progress.close()
+    return report(result, interrupted=stop.is_set())

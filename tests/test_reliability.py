@@ -1,0 +1,172 @@
+"""Crash safety: a real training process killed with SIGKILL mid-training leaves a run that
+every command reads (reported ``crashed``), and ``cnn-tui resume`` completes it with every
+epoch in history.csv exactly once. Plus the resume command's refusals (exit 2, one line).
+
+The kill test runs the real engine on digits in subprocesses: some 20-40 s on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from cnn_tui.cli import main
+from cnn_tui.core.results.store import RunStore, read_history
+
+REPO = Path(__file__).resolve().parents[1]
+EPOCHS = 12
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=str(REPO),
+        CNN_TUI_RUNS_DIR=str(tmp_path / "runs"),
+        CNN_TUI_PRESETS_DIR=str(tmp_path / "presets"),
+        KERAS_HOME=str(tmp_path / "keras"),
+    )
+    return env
+
+
+def _cli(args: list[str], tmp_path: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cnn_tui", *args],
+        capture_output=True, text=True, env=_env(tmp_path), cwd=tmp_path, timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _assert_readable(run_dir: Path) -> None:
+    """Every stored file parses; no temp file is left behind."""
+    json.loads((run_dir / "status.json").read_text(encoding="utf-8"))
+    tomllib.loads((run_dir / "config.toml").read_text(encoding="utf-8"))
+    if (run_dir / "metrics.json").exists():
+        json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    leftovers = [p.name for p in run_dir.iterdir() if ".tmp" in p.name]
+    assert not leftovers, leftovers
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigkill_mid_training_then_resume_completes_with_every_epoch_once(tmp_path: Path) -> None:
+    started = time.monotonic()
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cnn_tui", "run", "digits-quick", "--runs-dir", str(runs),
+         "--set", f"train.epochs={EPOCHS}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(tmp_path), cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        run_dir = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            dirs = [p for p in runs.iterdir() if p.is_dir()] if runs.is_dir() else []
+            if dirs and len(read_history(dirs[0])) >= 2:
+                run_dir = dirs[0]
+                break
+            time.sleep(0.05)
+        assert run_dir is not None, f"no second epoch before the deadline (rc {proc.poll()})"
+        time.sleep(0.15)  # into the next epoch
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    killed_after = len(read_history(run_dir))
+    assert 2 <= killed_after < EPOCHS, "the run finished before it could be killed"
+    _assert_readable(run_dir)
+
+    # Every command still reads the folder; the run is reported crashed.
+    listed = _cli(["runs", "list", "--format", "json"], tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    (row,) = json.loads(listed.stdout)
+    assert row["state"] == "crashed" and row["run_id"] == run_dir.name
+    table = _cli(["runs", "list"], tmp_path)
+    assert table.returncode == 0 and "crashed" in table.stdout
+    shown = _cli(["runs", "show", run_dir.name], tmp_path)
+    assert shown.returncode == 0, shown.stderr
+
+    resumed = _cli(["resume", run_dir.name], tmp_path, timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Traceback" not in resumed.stderr
+    assert resumed.stdout.strip().splitlines()[-1] == str(run_dir)
+    assert "resuming" in resumed.stderr
+
+    run = RunStore(runs).get(run_dir.name)
+    assert run.state == "completed"
+    assert [row["epoch"] for row in run.history()] == list(range(1, EPOCHS + 1))
+    _assert_readable(run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["epochs_completed"] == EPOCHS
+    assert json.loads((run_dir / "status.json").read_text(encoding="utf-8"))["state"] == "completed"
+    print(f"kill at epoch {killed_after + 1}/{EPOCHS}; kill -> resume test took {time.monotonic() - started:.1f} s")
+
+
+# ---------------------------------------------------------------------------------------
+# resume refusals: exit 2, one line, the run untouched (no TensorFlow needed)
+
+
+def _stored_run(runs: Path, state: str, *, checkpoint: bool = True, epochs_done: int = 2):
+    from cnn_tui.core.config import ExperimentConfig, apply_overrides
+
+    config = apply_overrides(ExperimentConfig(name="stored"), {"train.epochs": 5})
+    writer = RunStore(runs).create(config)
+    for epoch in range(1, epochs_done + 1):
+        writer.append_history({"epoch": epoch, "loss": 1.0, "accuracy": 0.5, "lr": 1e-3, "seconds": 0.1})
+    if checkpoint:
+        (writer.path / "checkpoint.keras").write_bytes(b"not used: refused before loading")
+        writer.update_status(checkpoint_epoch=epochs_done)
+    if state != "running":
+        writer.finish(state)
+    return writer.path
+
+
+def _snapshot(run_dir: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(run_dir.iterdir()) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("state", "checkpoint", "fragment"),
+    [
+        ("completed", True, "is completed"),
+        ("stopped", False, "no checkpoint"),
+        ("running", True, "is running"),  # this test process is alive: not crashed
+    ],
+)
+def test_resume_refusals_are_one_line(tmp_path, capsys, state, checkpoint, fragment) -> None:
+    runs = tmp_path / "runs"
+    run_dir = _stored_run(runs, state, checkpoint=checkpoint)
+    before = _snapshot(run_dir)
+    code = main(["resume", run_dir.name, "--runs-dir", str(runs)])
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    assert captured.err.count("\n") == 1 and fragment in captured.err and run_dir.name in captured.err
+    assert "Traceback" not in captured.err and captured.out == ""
+    assert _snapshot(run_dir) == before
+
+
+def test_resume_unknown_run_and_damaged_config(tmp_path, capsys) -> None:
+    runs = tmp_path / "runs"
+    assert main(["resume", "no-such-run", "--runs-dir", str(runs)]) == 2
+    assert "no runs yet" in capsys.readouterr().err
+    run_dir = _stored_run(runs, "stopped")
+    assert main(["resume", "nope", "--runs-dir", str(runs)]) == 2
+    assert "'nope' not found" in capsys.readouterr().err
+    (run_dir / "config.toml").write_text("[model\n", encoding="utf-8")
+    before = _snapshot(run_dir)
+    assert main(["resume", run_dir.name, "--runs-dir", str(runs)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "config.toml" in err
+    assert _snapshot(run_dir) == before

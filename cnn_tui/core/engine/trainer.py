@@ -169,6 +169,8 @@ def resume(
 
     emit = _safe_emit(on_event)
     stop = stop or threading.Event()
+    if run.state == "damaged":
+        raise RunStoreError(f"run {run.run_id} is damaged and cannot be resumed: {run.damage}")
     if run.state not in ("crashed", "stopped", "failed"):
         raise RunStoreError(f"run {run.run_id} is {run.state}; only crashed, stopped or failed runs can be resumed")
     checkpoint = run.path / CHECKPOINT_FILE

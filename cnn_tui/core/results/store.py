@@ -239,6 +239,34 @@ class RunInfo:
             raise RunStoreError(f"{file}: cannot read predictions ({exc})") from None
 
 
+# The status.json keys every reader relies on, with the types they must have (None allowed).
+_STATUS_TYPES: dict[str, tuple[type, ...]] = {
+    "state": (str,),
+    "name": (str,),
+    "short_id": (str,),
+    "created": (str,),
+    "finished": (str,),
+    "error": (str,),
+    "host": (str,),
+    "pid": (int,),
+    "checkpoint_epoch": (int,),
+    "tags": (dict,),
+}
+
+
+def _status_problem(status: dict[str, Any]) -> str | None:
+    """Why a parsed status.json cannot be trusted (a key of the wrong type), or None."""
+    state = status.get("state")
+    if state not in STATES or state in ("crashed", "damaged"):
+        allowed = "running, completed, stopped, failed"
+        return f"state = {state!r} is not a run state (allowed: {allowed})"
+    for key, types in _STATUS_TYPES.items():
+        value = status.get(key)
+        if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
+            return f"{key} = {value!r} should be {types[0].__name__}"
+    return None
+
+
 class RunStore:
     """All runs under one folder."""
 
@@ -313,6 +341,9 @@ class RunStore:
                 raise ValueError("not a JSON object")
         except (OSError, ValueError) as exc:
             return RunInfo(path, None, damage=f"{file}: unreadable status ({exc})")
+        problem = _status_problem(status)
+        if problem:
+            return RunInfo(path, None, damage=f"{file}: {problem}")
         return RunInfo(path, status)
 
     def get(self, ref: str) -> RunInfo:

@@ -138,8 +138,13 @@ def _class_names(spec: str, keys: set[str], get: Callable[[str], np.ndarray], k:
     if "class_names" not in keys:
         return [str(i) for i in range(k)]
     raw = get("class_names")
-    if raw.ndim != 1 or raw.dtype.kind not in "US" or len(raw) < k:
+    if raw.ndim != 1 or raw.dtype.kind not in "US":
         raise DataError(f"{spec}: class_names must be a 1-D string array with at least {k} names")
+    if len(raw) < k:
+        raise DataError(
+            f"{spec}: labels go up to label {k - 1} but class_names has only {len(raw)} names "
+            f"(labels must be 0..{len(raw) - 1})"
+        )
     return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in raw.tolist()]
 
 

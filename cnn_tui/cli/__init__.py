@@ -18,7 +18,7 @@ from typing import Sequence
 
 from cnn_tui import __version__
 from cnn_tui.core.errors import CnnTuiError
-from cnn_tui.cli.common import BAD_INPUT, INTERRUPTED, PROG, CliError, error_line, print_error
+from cnn_tui.cli.common import BAD_INPUT, INTERRUPTED, PROG, RUN_FAILED, CliError, error_line, print_error
 
 # Sub-command modules (under cnn_tui.cli), in the order `--help` lists them.
 COMMAND_MODULES: list[str] = [
@@ -91,6 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return 0
+    except OSError as exc:
+        # A disk fault the core did not turn into a run state (full disk, read-only folder).
+        where = f": {exc.filename}" if exc.filename else ""
+        print(error_line(f"{exc.strerror or exc}{where}"), file=sys.stderr, flush=True)
+        return RUN_FAILED
 
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]

@@ -9,6 +9,7 @@ training is stored as a ``failed`` run and returned, not raised.
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 
 import math
@@ -96,8 +97,16 @@ def make_optimizer(config: ExperimentConfig):
 def _save_model(model: Any, path: Path) -> None:
     """Save a .keras file atomically (Keras wants the suffix, so the temp file keeps it)."""
     tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        # A full disk must not also leave a half-written temp file taking the last bytes.
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def make_checkpoint_callback(writer: RunWriter, epoch_complete: Callable[[], bool]):
@@ -150,8 +159,9 @@ def train(
     emit = _safe_emit(on_event)
     stop = stop or threading.Event()
     _check_monitors(config)
-    prepared = _prepare(config, emit)
     store = RunStore(resolve_runs_dir(runs_dir))
+    store.check_writable()  # a read-only or missing runs folder fails before seconds of TF import
+    prepared = _prepare(config, emit)
     writer = store.create(config, name=name, tags=tags)
     return _run(config, prepared, writer, emit, stop, pause, initial_epoch=0)
 
@@ -180,10 +190,14 @@ def resume(
     config = run.config
     if done >= config.train.epochs and run.state == "stopped":
         raise RunStoreError(f"run {run.run_id} already trained all {done} epochs")
-    prepared = _prepare(config, emit, checkpoint=checkpoint)
     store = RunStore(run.path.parent if runs_dir is None else resolve_runs_dir(runs_dir))
-    writer = store.open_writer(run)
-    writer.truncate_history(done)
+    store.check_writable(run.path)
+    prepared = _prepare(config, emit, checkpoint=checkpoint)
+    try:
+        writer = store.open_writer(run)
+        writer.truncate_history(done)
+    except OSError as exc:
+        raise RunStoreError(f"{run.path}: cannot write the run's files ({_os_error(exc)})") from None
     emit(Log("info", f"resuming {run.run_id} after epoch {done}"))
     return _run(config, prepared, writer, emit, stop, pause, initial_epoch=done)
 
@@ -340,12 +354,12 @@ def _run(
         elif stop.is_set():
             status = "stopped"
     except Exception as exc:  # noqa: BLE001 - stored as a failed run, reported as one line
-        status, error = "failed", _training_error(exc, params, t.batch_size)
+        status, error = "failed", _training_error(exc, params, t.batch_size, writer.path)
     train_seconds = time.perf_counter() - started
     epochs_done = len(_history_epochs(writer))
 
     if status == "failed":
-        writer.finish("failed", error=error)
+        _finish_failed(writer, error, emit)
         emit(Log("error", error or "failed"))
         emit(RunFailed(run_id=writer.run_id, run_dir=writer.path, error=error or "failed"))
         return RunResult(writer.run_id, writer.path, "failed", None, error)
@@ -353,11 +367,16 @@ def _run(
     try:
         metrics = _evaluate_and_store(config, prepared, writer, emit, epochs_done, train_seconds, params)
     except Exception as exc:  # noqa: BLE001
-        error = f"evaluation failed: {_one_line(exc)}"
-        writer.finish("failed", error=error)
+        error = f"evaluation failed: {_training_error(exc, params, t.batch_size, writer.path)}"
+        _finish_failed(writer, error, emit)
         emit(RunFailed(run_id=writer.run_id, run_dir=writer.path, error=error))
         return RunResult(writer.run_id, writer.path, "failed", None, error)
-    writer.finish(status)
+    try:
+        writer.finish(status)
+    except OSError as exc:
+        error = f"cannot write the run's status ({_os_error(exc)})"
+        emit(RunFailed(run_id=writer.run_id, run_dir=writer.path, error=error))
+        return RunResult(writer.run_id, writer.path, "failed", None, error)
     emit(Evaluated(metrics))
     emit(RunFinished(run_id=writer.run_id, run_dir=writer.path, status=status, metrics=metrics))
     return RunResult(writer.run_id, writer.path, status, metrics, None)
@@ -369,7 +388,23 @@ def _history_epochs(writer: RunWriter) -> list[dict[str, Any]]:
     return read_history(writer.path)
 
 
-def _training_error(exc: BaseException, params: int, batch_size: int) -> str:
+def _os_error(exc: OSError, folder: Path | None = None) -> str:
+    where = exc.filename or folder
+    return f"{exc.strerror or exc}" + (f": {where}" if where else "")
+
+
+def _finish_failed(writer: RunWriter, error: str | None, emit: Callable[[Event], None]) -> None:
+    """Mark the run failed; if even status.json cannot be written (disk full), say so and go on:
+    the run then reads as crashed once this process has ended."""
+    try:
+        writer.finish("failed", error=error)
+    except OSError as exc:
+        emit(Log("warning", f"could not record the failure in status.json ({_os_error(exc)})"))
+
+
+def _training_error(exc: BaseException, params: int, batch_size: int, folder: Path | None = None) -> str:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
+        return f"cannot write the run's files ({_os_error(exc, folder)})"
     text = _one_line(exc)
     if "ResourceExhausted" in type(exc).__name__ or "OOM" in text or "out of memory" in text.lower():
         return f"out of memory training {params:,} parameters at batch size {batch_size}: lower train.batch_size or use a smaller model ({text[:120]})"

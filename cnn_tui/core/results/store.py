@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import socket
+import tempfile
 import tomllib
 from datetime import datetime, timezone
 from functools import cached_property
@@ -272,6 +273,24 @@ class RunStore:
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+
+    def check_writable(self, folder: Path | None = None) -> None:
+        """RunStoreError unless a file can be created in ``folder`` (default: the runs folder,
+        made if missing). Tries it: permission bits do not stop root, and a full disk only
+        shows when writing."""
+        target = Path(folder) if folder is not None else self.root
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=target)
+            try:
+                os.write(fd, b"ok")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                os.unlink(probe)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise RunStoreError(f"{target}: cannot write runs there ({reason}); choose another runs folder") from None
 
     def create(self, config: ExperimentConfig, name: str | None = None, tags: dict[str, Any] | None = None) -> RunWriter:
         """Make a new run folder with config.toml and a ``running`` status.json."""

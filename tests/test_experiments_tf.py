@@ -21,6 +21,7 @@ from cnn_tui.core.results.store import RunStore
 TINY = ["train.epochs=1", "data.train_limit=200", "data.test_limit=100", "train.batch_size=32",
         "train.tensorboard=false", "train.save_model=false", "train.checkpoint=false"]
 PAIR = re.compile(r"\d+\.\d+ ± \d+\.\d+")
+LATEX_PAIR = re.compile(r"(\d+\.\d+) \$\\pm\$ (\d+\.\d+)")
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +57,28 @@ def test_export_md_and_latex_give_the_same_numbers(sweep):
     table = experiment_table("latest", runs)
     assert [row["n"] for row in table.rows] == [2, 2]
     md, latex = render_table(table, "md"), render_table(table, "latex", transpose=True)
-    assert PAIR.findall(md) and sorted(PAIR.findall(md)) == sorted(PAIR.findall(latex))
+    latex_pairs = [f"{m} ± {s}" for m, s in LATEX_PAIR.findall(latex)]
+    assert PAIR.findall(md) and sorted(PAIR.findall(md)) == sorted(latex_pairs)
     assert "\\begin{tabular}" in latex
+
+
+def test_cli_export_of_an_experiment(sweep, tmp_path, capsys):
+    *_, runs = sweep
+    assert main(["export", "--experiment", "latest", "--runs-dir", str(runs), "--format", "md"]) == 0
+    md = capsys.readouterr().out
+    assert main(["export", "--experiment", "latest", "--runs-dir", str(runs), "--transpose",
+                 "-o", str(tmp_path / "t.tex")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "t.tex")  # the path on stdout
+    latex = (tmp_path / "t.tex").read_text()
+    assert len(PAIR.findall(md)) >= 12
+    assert sorted(PAIR.findall(md)) == sorted(f"{m} ± {s}" for m, s in LATEX_PAIR.findall(latex))
+    assert latex.splitlines()[3].startswith("cell & batch\\_norm=true & batch\\_norm=false")
+    # An experiment's folder name given as the only RUN works too; a wrong one is one error line.
+    name = Path(sweep[1].strip().splitlines()[-1]).name
+    assert main(["export", name, "--runs-dir", str(runs)]) == 0
+    assert capsys.readouterr().out.strip() == md.strip()
+    assert main(["export", "--experiment", "nope", "--runs-dir", str(runs)]) == 2
+    assert "experiment 'nope' not found" in capsys.readouterr().err
 
 
 def test_stop_mid_trial_then_resume(tmp_path):

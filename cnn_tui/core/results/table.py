@@ -226,6 +226,7 @@ _LATEX_SPECIAL = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    "±": r"$\pm$",  # mean ± std cells: math mode works with any input encoding
 }
 
 

@@ -98,6 +98,7 @@ class CnnTuiApp(App):
         preset: str | None = None,
         engine: Callable[..., Any] | None = None,
         user_presets_dir: Path | None = None,
+        resumer: Callable[..., Any] | None = None,
     ) -> None:
         super().__init__()
         from cnn_tui.core.results.store import resolve_runs_dir
@@ -105,6 +106,8 @@ class CnnTuiApp(App):
         self.runs_dir = resolve_runs_dir(runs_dir)
         self.initial_preset = preset
         self.engine = engine
+        self.resumer = resumer
+        """Stand-in for ``cnn_tui.core.engine.resume`` (tests); None: the real one."""
         self.user_presets_dir = Path(user_presets_dir) if user_presets_dir else None
         self.monitor: RunMonitor | None = None
         self.last_run_dir: Path | None = None
@@ -309,21 +312,51 @@ class CnnTuiApp(App):
             self._goto("setup")
             self.notify(setup.plan_error, severity="error", title="Not training")
             return
+        name = setup.preset_name or config.name
+        self._new_monitor(name, f"starting {name}: loading {config.data.dataset} and building the model...")
+        self._train_worker = self._run_training(config, name, self._seq, self._stop, self._pause)
+        self.refresh_train_label()
+
+    def resume_run(self, run: Any) -> None:
+        """Continue a crashed, stopped or failed run (a RunInfo) in place, on the Training screen."""
+        if self.training_active:
+            self.notify("A run is in progress: stop it (x) before resuming another.", severity="warning")
+            return
+        from cnn_tui.core.engine.trainer import check_resumable
+
+        try:
+            done = check_resumable(run)
+        except CnnTuiError as exc:
+            self.notify(str(exc), severity="error", title="Cannot resume")
+            return
+        self._new_monitor(run.name, f"resuming {run.run_id} after epoch {done}: loading its data and checkpoint...")
+        self._train_worker = self._run_resume(run, self._seq, self._stop, self._pause)
+        self.refresh_train_label()
+
+    def _new_monitor(self, name: str, first_line: str) -> None:
+        """Fresh stop/pause events and run monitor, shown on the Training screen."""
         self._seq += 1
         self._stop = threading.Event()
         self._pause = threading.Event()
-        name = setup.preset_name or config.name
         from cnn_tui.tui.training import RunMonitor
 
         self.monitor = RunMonitor(self._seq, preset=name)
-        self.monitor.add_log("info", f"starting {name}: loading {config.data.dataset} and building the model...")
+        self.monitor.add_log("info", first_line)
         screen = self.training_screen
         if screen is not None:
             screen.attach(self.monitor)
         self._goto("training")
         self._quitting = False
-        self._train_worker = self._run_training(config, name, self._seq, self._stop, self._pause)
-        self.refresh_train_label()
+
+    def _event_sink(self, seq: int) -> Callable[[Any], None]:
+        """The engine's ``on_event``: core events -> typed messages posted to the App (thread-safe)."""
+
+        def on_event(event: Any) -> None:
+            message = event_message(event, seq)
+            if message is not None:
+                self.post_message(message)
+
+        return on_event
 
     @work(thread=True, exclusive=True, group="training", exit_on_error=False)
     def _run_training(
@@ -333,12 +366,15 @@ class CnnTuiApp(App):
         if engine is None:
             from cnn_tui.core.engine import train as engine  # imports TF: on this thread only
 
-        def on_event(event: Any) -> None:
-            message = event_message(event, seq)
-            if message is not None:
-                self.post_message(message)
+        return engine(config, self._event_sink(seq), stop, runs_dir=self.runs_dir, name=name, pause=pause)
 
-        return engine(config, on_event, stop, runs_dir=self.runs_dir, name=name, pause=pause)
+    @work(thread=True, exclusive=True, group="training", exit_on_error=False)
+    def _run_resume(self, run: Any, seq: int, stop: threading.Event, pause: threading.Event) -> Any:
+        resumer = self.resumer
+        if resumer is None:
+            from cnn_tui.core.engine import resume as resumer  # imports TF: on this thread only
+
+        return resumer(run, self._event_sink(seq), stop, pause=pause)
 
     def _current(self, message: TrainingMessage) -> RunMonitor | None:
         m = self.monitor

@@ -76,6 +76,7 @@ class RunsScreen(Screen):
         Binding("space", "toggle_select", "Select"),
         Binding("c", "compare", "Compare"),
         Binding("e", "export", "Export"),
+        Binding("ctrl+r", "resume_run", "Resume run"),
         Binding("o", "cycle_sort", "Sort"),
         Binding("O", "reverse_sort", "Reverse"),
         Binding("R", "refresh", "Refresh"),  # f5 is the app's Train
@@ -241,6 +242,18 @@ class RunsScreen(Screen):
         run = self.highlighted
         if run is not None:
             self.app.push_screen(ResultsScreen(run.path))
+
+    def action_resume_run(self) -> None:
+        """Continue the highlighted crashed/stopped/failed run from its last completed epoch."""
+        run = self.highlighted
+        if run is None:
+            self.notify("No run to resume.", severity="warning")
+            return
+        resume = getattr(self.app, "resume_run", None)
+        if resume is None:
+            self.notify("Resuming needs the cnn-tui app.", severity="warning")
+            return
+        resume(run)
 
     def compare_runs(self) -> list[RunInfo]:
         """The selected runs (in table order), else the highlighted one."""

@@ -16,7 +16,7 @@ from cnn_tui.core.engine.events import (
     RunFinished,
     RunStarted,
 )
-from cnn_tui.core.engine.trainer import RunResult, resume, train
+from cnn_tui.core.engine.trainer import RunResult, check_resumable, resume, train
 
 __all__ = [
     "BatchEnd",
@@ -28,6 +28,7 @@ __all__ = [
     "RunFinished",
     "RunResult",
     "RunStarted",
+    "check_resumable",
     "describe_device",
     "resume",
     "train",

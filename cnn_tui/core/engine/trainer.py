@@ -166,6 +166,24 @@ def train(
     return _run(config, prepared, writer, emit, stop, pause, initial_epoch=0)
 
 
+def check_resumable(run: RunInfo) -> int:
+    """The number of completed epochs ``run`` would resume after; RunStoreError (one line)
+    when it cannot be resumed: damaged, still running, completed, or no checkpoint yet."""
+    from cnn_tui.core.errors import RunStoreError
+
+    if run.state == "damaged":
+        raise RunStoreError(f"run {run.run_id} is damaged and cannot be resumed: {run.damage}")
+    if run.state not in ("crashed", "stopped", "failed"):
+        raise RunStoreError(f"run {run.run_id} is {run.state}; only crashed, stopped or failed runs can be resumed")
+    done = run.status.get("checkpoint_epoch") or 0
+    if not (run.path / CHECKPOINT_FILE).exists() or done < 1:
+        raise RunStoreError(f"run {run.run_id} has no checkpoint to resume from (no completed epoch)")
+    config = run.config
+    if done >= config.train.epochs and run.state == "stopped":
+        raise RunStoreError(f"run {run.run_id} already trained all {done} epochs")
+    return int(done)
+
+
 def resume(
     run: RunInfo,
     on_event: Callable[[Event], None] | None = None,
@@ -179,17 +197,9 @@ def resume(
 
     emit = _safe_emit(on_event)
     stop = stop or threading.Event()
-    if run.state == "damaged":
-        raise RunStoreError(f"run {run.run_id} is damaged and cannot be resumed: {run.damage}")
-    if run.state not in ("crashed", "stopped", "failed"):
-        raise RunStoreError(f"run {run.run_id} is {run.state}; only crashed, stopped or failed runs can be resumed")
-    checkpoint = run.path / CHECKPOINT_FILE
-    done = int(run.status.get("checkpoint_epoch") or 0)
-    if not checkpoint.exists() or done < 1:
-        raise RunStoreError(f"run {run.run_id} has no checkpoint to resume from (no completed epoch)")
+    done = check_resumable(run)
     config = run.config
-    if done >= config.train.epochs and run.state == "stopped":
-        raise RunStoreError(f"run {run.run_id} already trained all {done} epochs")
+    checkpoint = run.path / CHECKPOINT_FILE
     store = RunStore(run.path.parent if runs_dir is None else resolve_runs_dir(runs_dir))
     store.check_writable(run.path)
     prepared = _prepare(config, emit, checkpoint=checkpoint)

@@ -170,3 +170,38 @@ def test_resume_unknown_run_and_damaged_config(tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "config.toml" in err
     assert _snapshot(run_dir) == before
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_second_ctrl_c_leaves_a_readable_crashed_run(tmp_path: Path) -> None:
+    """Ctrl+C twice quits at once (exit 130) without tearing files: the run reads as crashed."""
+    support = Path(__file__).resolve().parent / "test_cli_support.py"
+    toml = tmp_path / "ok.toml"
+    toml.write_text('name = "twice"\n[data]\ndataset = "digits"\n[train]\nepochs = 500\n', encoding="utf-8")
+    env = _env(tmp_path)
+    env.update(PYTHONPATH=os.pathsep.join([str(REPO), str(support.parent)]), FAKE_ENGINE_MODE="stubborn")
+    proc = subprocess.Popen([sys.executable, str(support), "run", str(toml)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if line.startswith("epoch 2/"):
+                break
+        proc.send_signal(signal.SIGINT)
+        for line in proc.stderr:
+            if "stopping" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+    assert proc.returncode == 130
+    (run,) = RunStore(tmp_path / "runs").list()
+    _assert_readable(run.path)
+    assert run.state == "crashed"
+    epochs = [row["epoch"] for row in run.history()]
+    assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) >= 2

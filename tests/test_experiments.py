@@ -10,9 +10,8 @@ import tomllib
 import pytest
 
 from cnn_tui.cli import main
-from cnn_tui.cli.experiments_cmd import parse_grid, parse_step
 from cnn_tui.core.config import ExperimentConfig, apply_overrides, config_from_dict
-from cnn_tui.core.engine.aggregate import MeanStd, aggregate_table, render_table, summarize
+from cnn_tui.core.engine.aggregate import MeanStd, aggregate_table, group_curves, render_table, summarize
 from cnn_tui.core.engine.experiments import (
     TrialFinished,
     TrialStarted,
@@ -25,6 +24,7 @@ from cnn_tui.core.engine.experiments import (
     resume_experiment,
     run_experiment,
 )
+from cnn_tui.core.engine.plan import grid_line, parse_grid, parse_step, plan_from_lines, step_line
 from cnn_tui.core.engine.trainer import RunResult
 from cnn_tui.core.errors import ConfigError, ModelError, RunStoreError
 from cnn_tui.core.presets import load_preset
@@ -154,6 +154,37 @@ def test_cli_argument_parsers():
         parse_step(": model.l2=0.1")
 
 
+def test_one_line_forms_round_trip_and_build_plans():
+    for key, values in (("model.dropout", [0.2, 0.3]), ("model.batch_norm", [True, False]),
+                        ("data.dataset", ["digits", "mnist"]), ("train.learning_rate", [1e-05, 0.001]),
+                        ("model.blocks", [["conv 8 3", "flatten"], ["flatten"]]), ("name", ["a b", "true"])):
+        assert parse_grid(grid_line(key, values)) == (key, values)
+    for step in ({"name": "baseline", "set": {}}, {"name": "+ bn", "set": {"model.batch_norm": True, "model.bn_order": "post"}},
+                 {"name": "blocks", "set": {"model.blocks": ["conv 8 3", "flatten"], "description": "it's"}}):
+        assert parse_step(step_line(step)) == step
+    assert step_line({"name": "+ bn", "set": {"model.batch_norm": True}}) == "+ bn: model.batch_norm=true"
+    assert grid_line("data.dataset", ["digits", "mnist"]) == "data.dataset=digits,mnist"
+    for name in ("assignment-ablation", "mnist-grid"):  # a preset's study survives the dialog's lines
+        plan = parse_plan(load_preset(name).experiment)
+        lines = ([grid_line(k, v) for k, v in (plan.grid or {}).items()]
+                 or [step_line(s) for s in plan.steps or []])
+        assert plan_from_lines(plan.kind, lines, repeat=plan.repeat, metric=plan.metric) == plan
+
+    plan = plan_from_lines("grid", ["model.dropout=0.1,0.2", "", "model.batch_norm=true,false"], repeat=2)
+    assert plan.grid == {"model.dropout": [0.1, 0.2], "model.batch_norm": [True, False]} and plan.repeat == 2
+    assert plan_from_lines("repeat", [], repeat=3).repeat == 3
+    assert plan_from_lines("ablation", ["base:", "+ bn: model.batch_norm=true"]).steps[1].set == {"model.batch_norm": True}
+    for kind, lines, needle in (("grid", [], "required"), ("grid", ["model.dropout"], "expected KEY=VALUE"),
+                                ("grid", ["model.dropout="], "missing value"),
+                                ("grid", ["model.dropout=0.1", "model.dropout=0.2"], "already in the grid"),
+                                ("ablation", [": model.l2=0.1"], "missing the step name"),
+                                ("ablation", ["a:", "a:"], "duplicate name"), ("repeat", ["x=1"], "no grid or step")):
+        with pytest.raises(ConfigError, match=needle):
+            plan_from_lines(kind, lines)
+    with pytest.raises(ConfigError, match="repeat"):
+        plan_from_lines("repeat", [], repeat=0)
+
+
 def test_builtin_studies_expand_and_match_their_presets():
     counts = {"assignment-ablation": 4, "lecture-ablation": 7, "mnist-grid": 6, "mnist-repeats": 10}
     for name, count in counts.items():
@@ -256,6 +287,40 @@ def test_stopped_trial_is_trained_again_on_resume(tmp_path):
     trials = read_progress(exp)["trials"]
     assert trials[1]["previous_runs"] and trials[1]["state"] == "completed"
     assert len(RunStore(tmp_path).list()) == 5
+
+
+def test_skip_ends_only_the_current_trial(tmp_path):
+    skip, seen = threading.Event(), []
+
+    def train(config, on_event=None, stop=None, *, runs_dir=None, name=None, pause=None, tags=None):
+        writer = RunStore(runs_dir).create(config, name=name, tags=tags)
+        if config.train.seed == 43:
+            skip.set()  # the user presses skip while this trial trains
+        seen.append(stop.is_set())
+        status = "stopped" if stop.is_set() else "completed"
+        for epoch in (1, 2):
+            writer.append_history({"epoch": epoch, "val_accuracy": 0.5 + config.train.seed / 1000 + epoch / 10})
+        writer.write_metrics({"test_accuracy": 0.8})
+        writer.finish(status)
+        return RunResult(writer.run_id, writer.path, status, {"test_accuracy": 0.8}, None)
+
+    skip.set()  # set between trials: not the next trial's
+    exp = run_experiment(BASE, {"repeat": 3}, runs_dir=tmp_path, train_fn=train, skip=skip)
+    progress = read_progress(exp)
+    assert seen == [False, True, False]
+    assert [t["state"] for t in progress["trials"]] == ["completed", "skipped", "completed"]
+    assert progress["state"] == "stopped"  # not every trial completed: resume trains the skipped one
+    assert summarize(exp).completed == 2
+
+    (curve,) = group_curves(exp)
+    assert curve.label == "all" and curve.epochs == (1, 2) and curve.n == (2, 2)
+    assert curve.mean == pytest.approx((0.643, 0.743))
+    assert curve.std[0] == pytest.approx(statistics.stdev([0.642, 0.644]))
+    assert group_curves(exp, "no_such_column") == []
+
+    again = FakeTrain()
+    run_experiment(None, None, experiment_dir=exp, train_fn=again)
+    assert [c.train.seed for c in again.calls] == [43]
 
 
 def test_bad_cell_is_recorded_and_the_rest_runs(tmp_path):

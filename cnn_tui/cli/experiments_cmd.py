@@ -11,11 +11,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shlex
 import signal
 import sys
 import threading
-import tomllib
 from typing import Any, Iterator
 
 from cnn_tui.cli.common import (
@@ -107,46 +105,12 @@ def _study_options(p: argparse.ArgumentParser, *, metric: bool = True) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Argument parsing
-
-
-def parse_grid(text: str) -> tuple[str, list[Any]]:
-    """``"model.dropout=0.2,0.3"`` -> ``("model.dropout", [0.2, 0.3])``; values read as TOML."""
-    from cnn_tui.core.config import parse_override
-    from cnn_tui.core.errors import ConfigError
-
-    key, value = parse_override(text)
-    raw = text.partition("=")[2].strip()
-    try:
-        values = tomllib.loads(f"v = [{raw}]")["v"]
-    except tomllib.TOMLDecodeError:
-        values = [parse_override(f"{key}={part}")[1] for part in raw.split(",") if part.strip()]
-    if not values:
-        raise ConfigError(f"--grid {text!r}: no values (expected KEY=V1,V2)")
-    return key, values
-
-
-def parse_step(text: str) -> dict[str, Any]:
-    """``"+ bn: model.batch_norm=true model.bn_order=post"`` -> ``{"name": ..., "set": {...}}``."""
-    from cnn_tui.core.config import parse_override
-    from cnn_tui.core.errors import ConfigError
-
-    name, _, rest = text.partition(":")
-    name = name.strip()
-    if not name:
-        raise ConfigError(f"--step {text!r}: missing the step name before ':'")
-    try:
-        tokens = shlex.split(rest)
-    except ValueError as exc:
-        raise ConfigError(f"--step {text!r}: {exc}") from None
-    return {"name": name, "set": dict(parse_override(t) for t in tokens)}
-
-
-# ---------------------------------------------------------------------------------------
 # Commands
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from cnn_tui.core.engine.plan import parse_grid  # KEY=V1,V2, shared with the TUI's dialog
+
     grid = dict(parse_grid(g) for g in args.grid)
     plan = {"kind": "grid", "grid": grid, "repeat": args.repeat or 1}
     if args.metric:
@@ -155,6 +119,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:
+    from cnn_tui.core.engine.plan import parse_step  # "name: k=v k=v", shared with the TUI's dialog
+
     plan = {"kind": "ablation", "steps": [parse_step(s) for s in args.step], "repeat": args.repeat or 1}
     if args.metric:
         plan["metric"] = args.metric

@@ -136,6 +136,50 @@ def summarize(exp_dir: str | Path, *, precision: int = 3) -> Summary:
     )
 
 
+@dataclass(frozen=True)
+class GroupCurve:
+    """A group's per-epoch mean and sample std (None where n < 2) of one history column,
+    over its completed trials; ``n`` is the number of trials with that epoch."""
+
+    label: str
+    epochs: tuple[int, ...]
+    mean: tuple[float, ...]
+    std: tuple[float | None, ...]
+    n: tuple[int, ...]
+
+
+def group_curves(exp_dir: str | Path, key: str = "val_accuracy") -> list[GroupCurve]:
+    """Per group, the mean ± std curve of ``key`` (a history.csv column) over the completed
+    trials' runs; groups with no such values yet are left out."""
+    exp_dir = Path(exp_dir)
+    runs_dir = experiment_runs_dir(exp_dir)
+    by_group: dict[int, tuple[str, list[list[dict[str, Any]]]]] = {}
+    for entry in read_progress(exp_dir)["trials"]:
+        if entry.get("state") != "completed":
+            continue
+        run = trial_run(entry, runs_dir)
+        if run is None or run.state != "completed":
+            continue
+        label = str(entry.get("group", "?"))
+        by_group.setdefault(int(entry.get("group_index") or 0), (label, []))[1].append(run.history())
+    curves = []
+    for gi in sorted(by_group):
+        label, histories = by_group[gi]
+        per_epoch: dict[int, list[float]] = {}
+        for history in histories:
+            for row in history:
+                value = row.get(key)
+                if value is not None and math.isfinite(float(value)):
+                    per_epoch.setdefault(int(row["epoch"]), []).append(float(value))
+        if not per_epoch:
+            continue
+        epochs = sorted(per_epoch)
+        stats = [mean_std(per_epoch[e]) for e in epochs]
+        curves.append(GroupCurve(label, tuple(epochs), tuple(st.mean for st in stats if st),
+                                 tuple(st.std for st in stats if st), tuple(st.n for st in stats if st)))
+    return curves
+
+
 def _fmt_overrides(overrides: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in overrides.items()) or "-"
 

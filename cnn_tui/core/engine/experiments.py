@@ -63,7 +63,7 @@ class TrialFinished:
     index: int
     total: int
     trial: Trial
-    status: str  # completed | stopped | failed
+    status: str  # completed | stopped | failed | skipped
     run_id: str | None
     seconds: float
     metrics: dict[str, Any] | None
@@ -184,6 +184,31 @@ def _summary(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: metrics.get(k) for k in METRICS if k in metrics}
 
 
+class _TrialStop(threading.Event):
+    """The ``stop`` a trial's train_fn gets: set while the study's ``stop`` or ``skip`` is.
+
+    Setting it (a train_fn that stops itself) sets the study's ``stop``, as before.
+    """
+
+    def __init__(self, stop: threading.Event, skip: threading.Event) -> None:
+        super().__init__()
+        self._stop, self._skip = stop, skip
+
+    def is_set(self) -> bool:
+        return self._stop.is_set() or self._skip.is_set()
+
+    def set(self) -> None:
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+
 def run_experiment(
     base_config: ExperimentConfig | None,
     plan: Plan | dict[str, Any] | None = None,
@@ -196,15 +221,20 @@ def run_experiment(
     name: str | None = None,
     pause: threading.Event | None = None,
     train_fn: Callable[..., Any] | None = None,
+    skip: threading.Event | None = None,
 ) -> Path:
     """Run (or resume) an experiment; returns its folder.
 
     With ``experiment_dir`` naming an existing experiment, its stored config and plan are
     used (``base_config``/``plan`` may be None) and only trials without a completed run
     train. ``stop`` ends the current trial (stored ``stopped``) and starts no more.
+    ``skip`` ends only the current trial (stored ``skipped``, trained again on resume) and
+    the study goes on; it is cleared as each trial starts.
     ``train_fn`` replaces :func:`trainer.train` (same signature; the TUI's engine).
     """
     stop = stop or threading.Event()
+    skip = skip or threading.Event()
+    trial_stop = _TrialStop(stop, skip)
     train_fn = train_fn or trainer.train
     if experiment_dir is not None and (Path(experiment_dir) / PLAN_FILE).is_file():
         exp_dir = Path(experiment_dir)
@@ -258,13 +288,14 @@ def run_experiment(
                 break
             remaining = sum(1 for e in entries[index - 1 :] if e["state"] != "completed")
             eta = sum(durations) / len(durations) * remaining if durations else None
+            skip.clear()  # a skip asked for between trials is not this trial's
             _safe(emit_trial, TrialStarted(exp_dir, index, total, trial, eta))
             entry.update(state="running", started=_now(), error=None)
             save()
             started = time.monotonic()
             tags = {"experiment": exp_dir.name, "group": trial.group, "seed": trial.seed, "trial": trial.trial_id}
             try:
-                result = train_fn(trial.config, on_event, stop, runs_dir=runs,
+                result = train_fn(trial.config, on_event, trial_stop, runs_dir=runs,
                                   name=f"{run_name}-{trial.trial_id}", pause=pause, tags=tags)
                 status, error, metrics = result.status, result.error, result.metrics
                 if entry.get("run_id"):
@@ -272,6 +303,8 @@ def run_experiment(
                 entry.update(run_id=result.run_id, run_dir=str(result.run_dir))
             except CnnTuiError as exc:  # bad input for this cell (e.g. too deep): record, go on
                 status, error, metrics = "failed", str(exc), None
+            if status == "stopped" and skip.is_set() and not stop.is_set():
+                status = "skipped"
             seconds = round(time.monotonic() - started, 3)
             entry.update(state=status, finished=_now(), seconds=seconds, error=error, metrics=_summary(metrics))
             save()

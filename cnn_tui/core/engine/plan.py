@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
+import shlex
+import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from cnn_tui.core.config import ExperimentConfig, apply_overrides
+from cnn_tui.core.config import ExperimentConfig, apply_overrides, parse_override
 from cnn_tui.core.errors import ConfigError
 
 METRICS = ("test_accuracy", "test_loss", "f1_weighted", "f1_macro", "epochs_completed", "train_seconds")
@@ -177,3 +180,95 @@ def expand(plan: Plan | dict[str, Any], base: ExperimentConfig) -> list[Trial]:
 def own_overrides(plan: Plan) -> dict[str, dict[str, Any]]:
     """Group label -> the overrides that group itself adds (an ablation step's own change)."""
     return {label: own for label, _acc, own in _groups(plan)}
+
+
+# ---------------------------------------------------------------------------------------
+# One-line forms of grid keys and steps (CLI --grid/--step, the TUI's experiment dialog)
+
+
+def parse_grid(text: str, source: str = "--grid") -> tuple[str, list[Any]]:
+    """``"model.dropout=0.2,0.3"`` -> ``("model.dropout", [0.2, 0.3])``; values read as TOML."""
+    key, value = parse_override(text)
+    raw = text.partition("=")[2].strip()
+    try:
+        values = tomllib.loads(f"v = [{raw}]")["v"]
+    except tomllib.TOMLDecodeError:
+        values = [parse_override(f"{key}={part}")[1] for part in raw.split(",") if part.strip()]
+    if not values:
+        raise ConfigError(f"{source} {text!r}: no values (expected KEY=V1,V2)")
+    return key, values
+
+
+def parse_step(text: str, source: str = "--step") -> dict[str, Any]:
+    """``"+ bn: model.batch_norm=true model.bn_order=post"`` -> ``{"name": ..., "set": {...}}``."""
+    name, _, rest = text.partition(":")
+    name = name.strip()
+    if not name:
+        raise ConfigError(f"{source} {text!r}: missing the step name before ':'")
+    try:
+        tokens = shlex.split(rest)
+    except ValueError as exc:
+        raise ConfigError(f"{source} {text!r}: {exc}") from None
+    return {"name": name, "set": dict(parse_override(t) for t in tokens)}
+
+
+_BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-./]*")
+
+
+def _toml_value(value: Any, bare: bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        plain = bare and _BARE.fullmatch(value) and value not in ("true", "false", "inf", "nan")
+        return value if plain else json.dumps(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v, False)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v, False) for v in value) + "]"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def grid_line(key: str, values: list[Any]) -> str:
+    """The ``KEY=V1,V2`` form of a grid key that :func:`parse_grid` reads back."""
+    line = f"{key}=" + ",".join(_toml_value(v, True) for v in values)
+    try:
+        if parse_grid(line) == (key, list(values)):
+            return line
+    except ConfigError:
+        pass
+    return f"{key}=" + ",".join(_toml_value(v, False) for v in values)
+
+
+def step_line(step: Step | dict[str, Any]) -> str:
+    """The ``name: k=v k=v`` form of a step that :func:`parse_step` reads back."""
+    step = step if isinstance(step, Step) else Step.model_validate(step)
+    parts = [step.name + ":"]
+    for key, value in step.set.items():
+        token = f"{key}={_toml_value(value, True)}"
+        if parse_override(token) != (key, value):
+            token = f"{key}={_toml_value(value, False)}"
+        parts.append(shlex.quote(token))
+    return " ".join(parts)
+
+
+def plan_from_lines(kind: str, lines: list[str], *, repeat: int = 1, metric: str | None = None,
+                    source: str = "experiment") -> Plan:
+    """A validated plan from the one-line forms: ``KEY=V1,V2`` per grid key (grid), ``name:
+    k=v ...`` per step (ablation, variants), no lines (repeat). ConfigError naming the line."""
+    lines = [line.strip() for line in lines if line.strip()]
+    data: dict[str, Any] = {"kind": kind, "repeat": repeat}
+    if metric:
+        data["metric"] = metric
+    if kind == "grid":
+        grid: dict[str, list[Any]] = {}
+        for line in lines:
+            key, values = parse_grid(line, "grid line")
+            if key in grid:
+                raise ConfigError(f"grid line {line!r}: {key} is already in the grid")
+            grid[key] = values
+        data["grid"] = grid
+    elif kind in ("ablation", "variants"):
+        data["steps" if kind == "ablation" else "variants"] = [parse_step(line, "step") for line in lines]
+    elif lines:
+        raise ConfigError(f"{source}: a repeat study takes no grid or step lines")
+    return parse_plan(data, source)

@@ -248,6 +248,16 @@ def test_batch_norm_post_and_off(keras):
     assert layer_names(explicit)[2:7] == ["block1_conv1", "block1_act1", "bn1", "flatten", "bn2"]
 
 
+def test_batch_norm_momentum_reaches_every_bn_layer(keras):
+    def momenta(model):
+        return {layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)}
+
+    blocks = ("conv 8 3", "bn", "flatten", "dense 4")
+    assert momenta(build_model(custom(*blocks, batch_norm=True), DataConfig(), (4, 4, 1), 2, None, seed=0)) == {0.9}
+    slow = custom(*blocks, batch_norm=True, bn_momentum=0.99)
+    assert momenta(build_model(slow, DataConfig(), (4, 4, 1), 2, None, seed=0)) == {0.99}
+
+
 def test_dropout_toggle_and_fixed_rates(keras):
     blocks = ("conv 4 3", "dropout", "flatten", "dense 8", "dropout 0.001")
     off = build_model(custom(*blocks), DataConfig(), (4, 4, 1), 2, None, seed=0)

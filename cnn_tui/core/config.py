@@ -102,6 +102,10 @@ class ModelConfig(_Section):
     """Batch normalization after every conv and hidden dense layer (convs then have no bias)."""
     bn_order: Literal["pre", "post"] = "pre"
     """Batch norm before the activation (pre) or after it (post)."""
+    bn_momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    """Momentum of batch norm's moving mean/variance, the statistics used at test time.
+    Keras' default 0.99 needs ~500 steps to settle: on short runs the test accuracy of a
+    BN net then collapses to chance while the training accuracy looks fine."""
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     """Dropout rate at the architecture's marked places (plain `dropout` blocks); 0 removes them."""
     l2: float = Field(0.0, ge=0.0, le=1.0)

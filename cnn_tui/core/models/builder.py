@@ -140,6 +140,7 @@ def build_model(model_cfg, data_cfg, input_shape, num_classes: int, stats=None, 
     pre = bn_auto and model_cfg.bn_order == "pre"
     reg = keras.regularizers.L2(model_cfg.l2) if model_cfg.l2 else None
     bias_init = float(model_cfg.bias_init)
+    bn_momentum = float(model_cfg.bn_momentum)
 
     def dense_kwargs() -> dict[str, Any]:
         return {
@@ -154,10 +155,10 @@ def build_model(model_cfg, data_cfg, input_shape, num_classes: int, stats=None, 
 
     def activate_and_norm(x, act: str, act_layer: str, bn_layer: str):
         if bn_auto and pre:
-            x = L.BatchNormalization(name=bn_layer)(x)
+            x = L.BatchNormalization(momentum=bn_momentum, name=bn_layer)(x)
         x = L.Activation(act, name=act_layer)(x)
         if bn_auto and not pre:
-            x = L.BatchNormalization(name=bn_layer)(x)
+            x = L.BatchNormalization(momentum=bn_momentum, name=bn_layer)(x)
         return x
 
     used: set[str] = set()
@@ -199,7 +200,7 @@ def build_model(model_cfg, data_cfg, input_shape, num_classes: int, stats=None, 
                 x = L.Dropout(rate, seed=seeds(), name=f"dropout{drop_no}")(x)
         elif isinstance(block, BatchNorm):
             bn_no += 1
-            x = L.BatchNormalization(name=f"bn{bn_no}")(x)
+            x = L.BatchNormalization(momentum=bn_momentum, name=f"bn{bn_no}")(x)
 
     x = L.Dense(num_classes, name="logits", **dense_kwargs())(x)
     outputs = L.Activation("softmax", dtype="float32", name="probs")(x)

@@ -39,8 +39,9 @@ def _files(root: Path) -> dict[str, bytes]:
 
 def _one_error_line(err: str, *fragments: str) -> str:
     """The one line that says what went wrong: ``cnn-tui: error: ...`` (bad input, exit 2) or
-    ``run failed: ...`` (exit 1; the engine's log echoes it as ``error: ...`` above)."""
+    ``run failed: ...`` (exit 1), said once."""
     assert "Traceback" not in err
+    assert not [line for line in err.splitlines() if line.startswith("error:")], err
     lines = [line for line in err.splitlines() if line.startswith(("cnn-tui: error:", "run failed:"))]
     assert len(lines) == 1, err
     for fragment in fragments:

@@ -263,6 +263,8 @@ class Progress:
         self.line(_epoch_line(ev))
 
     def _on_Log(self, ev: Any) -> None:
+        if ev.level == "error":
+            return  # a failed run's error comes once, from the caller's summary line
         if ev.level == "info":
             self.line(ev.message)
         else:

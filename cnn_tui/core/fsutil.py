@@ -6,7 +6,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -29,6 +29,27 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def atomic_write_with(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Have ``write(tmp)`` make the file, then rename it over ``path`` (atomic, as above).
+
+    For writers that want to open the file themselves (numpy, Keras): the temporary name
+    keeps ``path``'s suffix, which they check. On any failure (a full disk) the temporary
+    file is removed, so it takes no more space. Returns ``path``.
+    """
+    target = Path(path)
+    tmp = target.with_name(f".{target.stem}.tmp{target.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return target
 
 
 def atomic_write_json(path: str | os.PathLike, data: Any) -> None:

@@ -25,6 +25,8 @@ import numpy as np
 from cnn_tui.core.config import ExperimentConfig
 from cnn_tui.core.engine.events import Evaluated, Event, Log, RunFailed, RunFinished, RunStarted
 from cnn_tui.core.errors import CnnTuiError, ConfigError
+from cnn_tui.core.fsutil import atomic_write_with
+from cnn_tui.core.results.samples import save_samples
 from cnn_tui.core.results.store import RunInfo, RunStore, RunWriter, resolve_runs_dir
 
 CHECKPOINT_FILE = "checkpoint.keras"
@@ -95,18 +97,8 @@ def make_optimizer(config: ExperimentConfig):
 
 
 def _save_model(model: Any, path: Path) -> None:
-    """Save a .keras file atomically (Keras wants the suffix, so the temp file keeps it)."""
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        # A full disk must not also leave a half-written temp file taking the last bytes.
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Save a .keras file atomically (Keras wants the suffix, which the temp file keeps)."""
+    atomic_write_with(path, model.save)
 
 
 def make_checkpoint_callback(writer: RunWriter, epoch_complete: Callable[[], bool]):
@@ -458,22 +450,18 @@ def _evaluate_and_store(
     wrong = np.array([m["index"] for m in metrics["misclassified"]], dtype=np.int64)
     if len(wrong):
         images = np.asarray(ds.x_test[wrong], dtype=np.uint8)
-        writer_samples(writer, images, metrics["misclassified"])
+        mistakes = metrics["misclassified"]
+        save_samples(
+            writer.path,
+            images=images,
+            index=[m["index"] for m in mistakes],
+            true=[m["true"] for m in mistakes],
+            pred=[m["pred"] for m in mistakes],
+            confidence=[m["confidence"] for m in mistakes],
+        )
     writer.write_metrics(metrics)
     if t.save_model:
         _save_model(model, writer.path / MODEL_FILE)
     return metrics
 
 
-def writer_samples(writer: RunWriter, images: np.ndarray, mistakes: list[dict[str, Any]]) -> None:
-    """samples.npz: the misclassified test images for the results gallery."""
-    tmp = writer.path / ".samples.tmp.npz"
-    np.savez_compressed(
-        tmp,
-        images=images,
-        index=np.array([m["index"] for m in mistakes], dtype=np.int64),
-        true=np.array([m["true"] for m in mistakes], dtype=np.int64),
-        pred=np.array([m["pred"] for m in mistakes], dtype=np.int64),
-        confidence=np.array([m["confidence"] for m in mistakes], dtype=np.float32),
-    )
-    os.replace(tmp, writer.path / "samples.npz")

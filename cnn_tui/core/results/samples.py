@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnn_tui.core.errors import RunStoreError
+from cnn_tui.core.fsutil import atomic_write_with
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -66,11 +67,7 @@ def save_samples(
     count = len(arrays["index"])
     if any(len(a) != count for a in arrays.values()):
         raise ValueError("samples: images, index, true, pred and confidence must have the same length")
-    target = Path(run_dir) / SAMPLES_FILE
-    tmp = target.with_name(".samples.tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, target)
-    return target
+    return atomic_write_with(Path(run_dir) / SAMPLES_FILE, lambda tmp: np.savez_compressed(tmp, **arrays))
 
 
 def load_misclassified(run: RunInfo, limit: int | None = None) -> list[Sample]:

@@ -31,7 +31,7 @@ from typing import Any
 
 from cnn_tui.core.config import ExperimentConfig, config_from_dict, to_toml
 from cnn_tui.core.errors import CnnTuiError, RunStoreError
-from cnn_tui.core.fsutil import atomic_write_json, atomic_write_text
+from cnn_tui.core.fsutil import atomic_write_json, atomic_write_text, atomic_write_with
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
 STATES = ("running", "completed", "stopped", "failed", "crashed", "damaged")
@@ -113,9 +113,7 @@ class RunWriter:
         """Save numpy arrays to predictions.npz (temp file + rename)."""
         import numpy as np
 
-        tmp = self.path / ".predictions.tmp.npz"
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, self.path / "predictions.npz")
+        atomic_write_with(self.path / "predictions.npz", lambda tmp: np.savez_compressed(tmp, **arrays))
 
 
 def _fmt(value: Any) -> Any:

@@ -43,6 +43,7 @@ from cnn_tui.tui.messages import (
     TrainingStarted,
     event_message,
 )
+from cnn_tui.tui.experiment_runner import ExperimentRunner
 from cnn_tui.tui.setup import SetupScreen
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def _is_training_screen(screen: Screen) -> bool:
     return screen.id == "training"
 
 
-class CnnTuiApp(App):
+class CnnTuiApp(ExperimentRunner, App):
     """Setup -> Training -> Results, plus Runs; every action has a key in the footer."""
 
     TITLE = "cnn-tui"
@@ -76,6 +77,7 @@ class CnnTuiApp(App):
         Binding("t", "training", "Training"),
         Binding("r", "results", "Results"),
         Binding("u", "runs", "Runs"),
+        Binding("E", "experiment", "Experiment"),  # shown once a study was started
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("f1", "help", "Help", show=False),
         Binding("q", "quit", "Quit"),
@@ -258,6 +260,8 @@ class CnnTuiApp(App):
         return w is not None and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "experiment":
+            return self.study is not None
         if action in ("stop", "pause"):
             return self.training_active
         if action == "train":
@@ -426,6 +430,8 @@ class CnnTuiApp(App):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if worker is not self._train_worker:
+            return
+        if self.study_worker_changed(event):  # a study's worker (experiment_runner)
             return
         if event.state == WorkerState.SUCCESS:
             self._training_done(worker.result)

@@ -15,6 +15,7 @@ KEYS: list[tuple[str, str, str]] = [
     ("", "x", "stop the run (ends the current batch, evaluates, keeps it as 'stopped')"),
     ("", "p", "pause / resume the run"),
     ("", "s / t / r / u", "Setup / Training / Results of the latest run / Runs"),
+    ("", "E", "the Experiment screen of the running or last study"),
     ("", "ctrl+p", "command palette (every action by name)"),
     ("", "? / F1", "this help"),
     ("", "q / ctrl+q", "quit (a run in progress is stopped and stored first)"),
@@ -23,6 +24,8 @@ KEYS: list[tuple[str, str, str]] = [
     ("Setup", "tab / shift+tab", "move between fields; space toggles a checkbox"),
     ("", "ctrl+s", "save the current settings as a user preset"),
     ("", "ctrl+o", "load a preset"),
+    ("", "ctrl+e", "experiment: grid / repeat / ablation on the current settings (a preset's [experiment] fills it in)"),
+    ("Experiment", "k / c", "skip the trial in progress (the study goes on) / cancel the study (as x)"),
     ("Dialogs", "escape", "cancel / close"),
 ]
 
@@ -33,6 +36,9 @@ SCREENS = (
     "every block at once, and the Keras layers and parameter counts once the model is built.\n\n"
     "[b]Training[/b]  epoch and step progress with ETA, live loss and accuracy (the running mean of "
     "the current epoch per step; train and validation per epoch), learning rate and the log.\n\n"
+    "[b]Experiment[/b]  the queue of a study's trials (state, seconds, primary metric), progress "
+    "and ETA, the table of mean ± std per group filling in as trials finish, and each group's mean "
+    "validation accuracy per epoch with a ± std band. The Training screen shows the current trial.\n\n"
     "[b]Results[/b] / [b]Runs[/b]  metrics, per-class table, confusion matrix and mistakes of a run; "
     "the table of all runs to compare and export.\n\n"
     "Letter keys do not fire while you type in an input: press escape or tab away first."

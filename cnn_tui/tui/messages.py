@@ -138,3 +138,38 @@ class TensorFlowReady(Message):
 
     seconds: float
     error: str | None = None
+
+
+@dataclass
+class ExperimentTrialStarted(Message):
+    """Wraps the core's ``TrialStarted``: a trial of the running study begins."""
+
+    event: Any
+    seq: int
+    """The number of the study's run in this session (as for :class:`TrainingMessage`)."""
+
+
+@dataclass
+class ExperimentTrialFinished(Message):
+    """Wraps the core's ``TrialFinished`` (completed, stopped, skipped or failed)."""
+
+    event: Any
+    seq: int
+
+
+def trial_message(event: Any, seq: int) -> Message | None:
+    """The message for a core trial event (by class name: no engine import needed), or None."""
+    cls = {"TrialStarted": ExperimentTrialStarted, "TrialFinished": ExperimentTrialFinished}.get(type(event).__name__)
+    return cls(event, seq) if cls is not None else None
+
+
+@dataclass
+class ExperimentResults(Message):
+    """The aggregated table and group curves of an experiment folder, read in a thread worker."""
+
+    exp_dir: Any
+    table: Any = None
+    """A core ``Table`` (MeanStd cells) or None."""
+    curves: list[Any] = field(default_factory=list)
+    """Core ``GroupCurve`` objects of the validation accuracy."""
+    error: str | None = None

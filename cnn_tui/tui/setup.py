@@ -49,6 +49,8 @@ class SetupScreen(Screen):
     BINDINGS = [
         Binding("ctrl+s", "save_preset", "Save preset"),
         Binding("ctrl+o", "load_preset", "Load preset"),
+        # priority: inputs bind ctrl+e to "end of line" (the end key still does that)
+        Binding("ctrl+e", "experiment_dialog", "Experiment…", priority=True),
         Binding("escape", "leave_field", "Leave field", show=False),
     ]
 
@@ -507,3 +509,31 @@ class SetupScreen(Screen):
     def _load_chosen(self, name: str | None) -> None:
         if name:
             self.load_preset(name)
+
+    # -- experiments ----------------------------------------------------------------------
+    def action_experiment_dialog(self) -> None:
+        """Define a grid / repeat / ablation study on the current settings (prefilled from
+        the preset's [experiment] section) and run it."""
+        if getattr(self.app, "training_active", False):
+            self.notify("A run is in progress: stop it (x) before starting an experiment.", severity="warning")
+            return
+        config, errors = self.build_config()
+        if config is None:
+            self.notify("Fix the flagged fields before starting an experiment.", severity="error")
+            return
+        from cnn_tui.core.engine.plan import parse_plan
+        from cnn_tui.tui.experiment_dialog import ExperimentDialog
+
+        initial = None
+        if self.base.experiment:
+            try:
+                initial = parse_plan(self.base.experiment, self.preset_name or self.base.name)
+            except CnnTuiError as exc:
+                self.notify(str(exc), severity="warning", title="The preset's [experiment] section")
+        name = self.preset_name or config.name
+
+        def start(request: Any) -> None:
+            if request is not None:
+                self.app.start_study(config, request.plan, request.name)
+
+        self.app.push_screen(ExperimentDialog(config, name, initial), start)

@@ -1,0 +1,157 @@
+"""Experiments from the TUI: the Setup screen's dialog, the study in the App's training
+worker (fake engine), the Experiment screen's queue, skip/cancel, table and curve band."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fake_engine import SIZE, FakeEngine, wait_for
+from textual.widgets import DataTable, TextArea
+
+from cnn_tui.core.engine.experiments import read_progress
+from cnn_tui.tui.experiment import ExperimentScreen
+from cnn_tui.tui.experiment_dialog import ExperimentDialog
+from cnn_tui.tui.widgets.band_plot import BandPlot
+
+
+async def _ready(app, epochs: int | None = 3) -> None:
+    setup = app.setup_screen
+    assert await wait_for(lambda: "digits" in setup.infos and setup.preset_name == "digits-quick")
+    if epochs is not None:
+        setup.field("train.epochs").control.value = str(epochs)
+        assert await wait_for(lambda: setup.config is not None and setup.config.train.epochs == epochs)
+
+
+async def _dialog(app, pilot, kind: str | None = None, lines: str | None = None, repeat: str | None = None):
+    await pilot.press("ctrl+e")
+    assert await wait_for(lambda: isinstance(app.screen, ExperimentDialog))
+    dialog = app.screen
+    if kind is not None:
+        dialog.query_one("#exp-kind").value = kind
+        await pilot.pause()
+    if lines is not None:
+        dialog.query_one("#exp-lines", TextArea).text = lines
+    if repeat is not None:
+        dialog.query_one("#exp-repeat").value = repeat
+    await pilot.pause()
+    return dialog
+
+
+def _notified(app, needle: str) -> bool:
+    return any(needle in n.message for n in app._notifications)
+
+
+async def test_grid_study_fills_the_queue_table_and_band(make_app, runs_dir):
+    engine = FakeEngine(steps=3, step_delay=0.005, warn=None)
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(app)
+        dialog = await _dialog(app, pilot, "grid", "model.batch_norm=true,false", "2")
+        assert "2 group(s) x 2 seed(s) = 4 trial(s)" in str(dialog.query_one("#exp-check").content)
+        await pilot.press("ctrl+s")
+        assert await wait_for(lambda: app.study is not None)
+        study = app.study
+        assert [r.trial_id for r in study.trials] == ["g01-s42", "g01-s43", "g02-s42", "g02-s43"]
+        assert app.screen is app.training_screen  # the current trial's live curves
+        await pilot.press("E")
+        assert await wait_for(lambda: isinstance(app.screen, ExperimentScreen))
+        screen = app.screen
+        queue = screen.query_one("#exp-queue", DataTable)
+        assert queue.row_count == 4
+        assert await wait_for(lambda: not study.active, timeout=30)
+        assert study.state == "completed" and [r.state for r in study.trials] == ["completed"] * 4
+        assert all(r.seconds is not None and r.metric is not None for r in study.trials)
+        progress = read_progress(study.exp_dir)
+        assert progress["state"] == "completed" and study.exp_dir.parent == runs_dir / "experiments"
+        assert [c.train.epochs for c in (call["config"] for call in engine.calls)] == [3] * 4
+        # the screen: every queue row completed, the table has mean ± std rows, the band has data
+        assert await wait_for(lambda: str(queue.get_cell("g02-s43", "state")) == "completed")
+        table = screen.query_one("#exp-table", DataTable)
+        assert await wait_for(lambda: table.row_count == 2, timeout=10)
+        cells = [str(c) for c in table.get_row_at(0)]
+        assert cells[0] == "batch_norm=true" and any("±" in c for c in cells)
+        band = screen.query_one("#exp-curves", BandPlot)
+        assert await wait_for(lambda: len(band.series) == 2)
+        assert band.series[0].x == (1.0, 2.0, 3.0) and len(band.series[0].band_x) == 3
+        assert "4/4 done" in str(screen.query_one("#exp-summary").content)
+        await pilot.press("escape")
+        assert app.screen is app.training_screen
+
+
+async def test_skip_then_cancel(make_app):
+    engine = FakeEngine(steps=20, step_delay=0.03, warn=None)
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(app, epochs=50)
+        await _dialog(app, pilot, "repeat", repeat="3")
+        await pilot.press("ctrl+s")
+        assert await wait_for(lambda: app.study is not None)
+        study = app.study
+        await pilot.press("E")
+        assert await wait_for(lambda: isinstance(app.screen, ExperimentScreen))
+        assert await wait_for(lambda: study.current == 1 and engine.batches_emitted > 2)
+        await pilot.press("k")
+        assert await wait_for(lambda: study.trials[0].state == "skipped", timeout=10)
+        assert await wait_for(lambda: study.current == 2 and study.trials[1].state == "running", timeout=10)
+        assert app.monitor is not None and app.monitor.preset.endswith("r01-s43")  # a fresh monitor per trial
+        eta_label = app.screen.query_one("#exp-eta")
+        assert await wait_for(lambda: str(eta_label.content).startswith("ETA"))
+        await pilot.press("c")
+        assert await wait_for(lambda: not study.active, timeout=10)
+        assert [r.state for r in study.trials] == ["skipped", "stopped", "pending"]
+        assert study.state == "stopped"
+        progress = read_progress(study.exp_dir)
+        assert [t["state"] for t in progress["trials"]] == ["skipped", "stopped", "pending"]
+        assert len(engine.calls) == 2 and not app.training_active
+        assert await wait_for(lambda: _notified(app, "Experiment stopped: 0/3"))
+        # nothing completed: the table has its row with n = 0 and the band stays empty
+        screen = app.screen
+        assert await wait_for(lambda: screen.query_one("#exp-table", DataTable).row_count == 1)
+        assert screen.query_one("#exp-curves", BandPlot).series == []
+
+
+async def test_bad_dialog_input_is_refused_with_a_message(make_app):
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(app, epochs=None)
+        dialog = await _dialog(app, pilot, "grid", "model.bogus=1,2")
+        check = dialog.query_one("#exp-check")
+        assert "bogus" in str(check.content) and dialog.query_one("#exp-lines").has_class("-invalid")
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, ExperimentDialog) and _notified(app, "bogus")
+        for lines, needle in (("model.dropout", "expected KEY=VALUE"), ("model.dropout=5,0.2", "dropout=5"),
+                              ("", "required")):
+            dialog.query_one("#exp-lines", TextArea).text = lines
+            await pilot.pause()
+            assert needle in str(check.content), (lines, str(check.content))
+        dialog.query_one("#exp-lines", TextArea).text = "model.dropout=0.1,0.2"
+        dialog.query_one("#exp-repeat").value = "zero"
+        await pilot.pause()
+        assert dialog.query_one("#exp-repeat").has_class("-invalid") and "whole number" in str(check.content)
+        dialog.query_one("#exp-kind").value = "ablation"
+        dialog.query_one("#exp-repeat").value = "1"
+        dialog.query_one("#exp-lines", TextArea).text = ": model.l2=0.1"
+        await pilot.pause()
+        assert "missing the step name" in str(check.content)
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, ExperimentDialog)
+        await pilot.press("escape")
+        assert await wait_for(lambda: not isinstance(app.screen, ExperimentDialog))
+        assert engine.calls == [] and app.study is None
+
+
+async def test_a_presets_experiment_section_fills_the_dialog(make_app):
+    app = make_app(preset="assignment-ablation")
+    async with app.run_test(size=SIZE) as pilot:
+        setup = app.setup_screen
+        assert await wait_for(lambda: setup.preset_name == "assignment-ablation")
+        dialog = await _dialog(app, pilot)
+        assert dialog.kind == "ablation"
+        lines = dialog.query_one("#exp-lines", TextArea).text.splitlines()
+        assert lines[0] == "baseline:" and lines[2] == "+ input norm: data.normalization=rescale"
+        assert str(dialog.query_one("#exp-metric").value) == "f1_weighted"
+        assert "4 group(s) x 1 seed(s) = 4 trial(s)" in str(dialog.query_one("#exp-check").content)
+        await pilot.press("escape")
+        assert await wait_for(lambda: not isinstance(app.screen, ExperimentDialog))
+        await asyncio.sleep(0)

@@ -7,11 +7,15 @@ need them, so ``cnn-tui --help`` stays instant.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, Callable, Iterator, Sequence, TextIO
 
 PROG = "cnn-tui"
 
@@ -281,3 +285,30 @@ class Progress:
 
     def close(self) -> None:
         self._clear_bar()
+
+
+@contextlib.contextmanager
+def sigint_stops(
+    stop: threading.Event, message: str = "stopping after this batch (Ctrl+C again to quit at once)"
+) -> Iterator[None]:
+    """While active, the first Ctrl+C sets ``stop`` (saying ``message``) and the second
+    exits at once (130)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            os._exit(INTERRUPTED)
+        stop.set()
+        try:
+            sys.stderr.write(f"\n{message}\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

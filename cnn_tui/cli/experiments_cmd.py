@@ -9,14 +9,12 @@ what finished and exits 130; a second Ctrl+C quits at once.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import signal
 import sys
 import threading
-from typing import Any, Iterator
+from typing import Any
 
 from cnn_tui.cli.common import (
+    sigint_stops,
     INTERRUPTED,
     OK,
     RUN_FAILED,
@@ -207,33 +205,13 @@ class TrialProgress:
             pass
 
 
-@contextlib.contextmanager
-def sigint_stops_trials(stop: threading.Event) -> Iterator[None]:
-    """First Ctrl+C: stop the current trial, start no more. Second: quit at once (130)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            os._exit(INTERRUPTED)
-        stop.set()
-        info("\nstopping the current trial; no more trials will start (Ctrl+C again to quit at once)")
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _run(args: argparse.Namespace, config: Any, plan: Any, *, resume: Any = None) -> int:
     from cnn_tui.core.engine.aggregate import aggregate_table, render_table
     from cnn_tui.core.engine.experiments import read_progress, run_experiment
 
     progress = TrialProgress()
     stop = threading.Event()
-    with sigint_stops_trials(stop):
+    with sigint_stops(stop, "stopping the current trial; no more trials will start (Ctrl+C again to quit at once)"):
         try:
             exp_dir = run_experiment(
                 config, plan, runs_dir=runs_dir(args), on_event=progress.on_event, on_trial=progress.on_trial,

@@ -12,7 +12,8 @@ import sys
 import threading
 
 from cnn_tui.cli.common import Progress, add_runs_dir, runs_dir
-from cnn_tui.cli.run import report, sigint_stops
+from cnn_tui.cli.common import sigint_stops
+from cnn_tui.cli.run import report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -8,15 +8,14 @@ twice quits at once.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from cnn_tui.cli.common import (
+    sigint_stops,
     INTERRUPTED,
     OK,
     RUN_FAILED,
@@ -44,30 +43,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_runs_dir(p)
     p.add_argument("--name", metavar="N", default=None, help="name of the run folder (default: the config's name)")
     p.set_defaults(func=cmd_run)
-
-
-@contextlib.contextmanager
-def sigint_stops(stop: threading.Event) -> Iterator[None]:
-    """While active, the first Ctrl+C sets ``stop`` and the second exits at once (130)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            os._exit(INTERRUPTED)
-        stop.set()
-        try:
-            sys.stderr.write("\nstopping after this batch (Ctrl+C again to quit at once)\n")
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def check_dataset(config: Any, source: str | None = None) -> None:

@@ -38,7 +38,7 @@ from cnn_tui.core.engine import trainer
 from cnn_tui.core.engine.plan import METRICS, Plan, Step, Trial, expand, own_overrides, parse_plan, plan_to_dict
 from cnn_tui.core.errors import CnnTuiError, ConfigError, RunStoreError
 from cnn_tui.core.fsutil import atomic_write_json
-from cnn_tui.core.results.store import RunInfo, RunStore, resolve_runs_dir
+from cnn_tui.core.results.store import RunInfo, RunStore, pid_alive, resolve_runs_dir
 
 EXPERIMENTS_DIR = "experiments"
 PLAN_FILE = "experiment.toml"
@@ -243,7 +243,7 @@ def run_experiment(
         runs = experiment_runs_dir(exp_dir)
         pid = progress.get("pid")
         if (progress.get("state") == "running" and isinstance(pid, int) and pid != os.getpid()
-                and progress.get("host") == socket.gethostname() and _alive(pid)):
+                and progress.get("host") == socket.gethostname() and pid_alive(pid)):
             raise RunStoreError(f"experiment {exp_dir.name} is still running (process {pid})")
     else:
         if base_config is None:
@@ -349,16 +349,6 @@ def preflight(trials: list[Trial]) -> None:
                 plan_shapes(t.config.model, info.image_shape, info.num_classes)
         except CnnTuiError as exc:
             raise type(exc)(f"experiment group {t.group!r}: {exc}") from None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def _safe(callback: Callable[[Any], None], event: Any) -> None:

@@ -50,7 +50,8 @@ def _now() -> str:
     return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -176,7 +177,7 @@ class RunInfo:
         if state == "running":
             pid = self._status.get("pid")
             host = self._status.get("host")
-            if isinstance(pid, int) and host == socket.gethostname() and not _pid_alive(pid):
+            if isinstance(pid, int) and host == socket.gethostname() and not pid_alive(pid):
                 return "crashed"
         return state
 

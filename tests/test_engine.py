@@ -139,6 +139,27 @@ def test_resume_continues_a_stopped_run_without_duplicate_epochs(tmp_path):
     assert epochs == [2, 3]
 
 
+def test_resume_trusts_the_checkpoint_over_a_status_that_lags_behind(tmp_path):
+    """Killed after the checkpoint was saved but before status.json said so."""
+    stop = threading.Event()
+
+    def on_event(event):
+        if isinstance(event, EpochEnd) and event.epoch == 2:
+            stop.set()
+
+    first = train(quick_config("train.epochs=3"), on_event, stop, runs_dir=tmp_path)
+    status_file = tmp_path / first.run_id / "status.json"
+    status = json.loads(status_file.read_text())
+    assert status["checkpoint_epoch"] == 2
+    status["checkpoint_epoch"] = 1
+    status_file.write_text(json.dumps(status))
+    events = []
+    second = resume(RunStore(tmp_path).get(first.run_id), events.append)
+    assert second.status == "completed", second.error
+    assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [3]
+    assert [row["epoch"] for row in RunStore(tmp_path).get(first.run_id).history()] == [1, 2, 3]
+
+
 def test_mixed_precision_option_trains(tmp_path):
     result = train(quick_config("train.epochs=1", "train.mixed_precision=true", "train.save_model=false"),
                    runs_dir=tmp_path)

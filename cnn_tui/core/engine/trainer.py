@@ -195,6 +195,9 @@ def resume(
     store = RunStore(run.path.parent if runs_dir is None else resolve_runs_dir(runs_dir))
     store.check_writable(run.path)
     prepared = _prepare(config, emit, checkpoint=checkpoint)
+    # A kill between saving the checkpoint and recording it in status.json leaves the
+    # checkpoint an epoch ahead: the optimizer's step count inside it says how far it got.
+    done = max(done, _checkpoint_epochs(prepared, config))
     try:
         writer = store.open_writer(run)
         writer.truncate_history(done)
@@ -202,6 +205,21 @@ def resume(
         raise RunStoreError(f"{run.path}: cannot write the run's files ({_os_error(exc)})") from None
     emit(Log("info", f"resuming {run.run_id} after epoch {done}"))
     return _run(config, prepared, writer, emit, stop, pause, initial_epoch=done)
+
+
+def _checkpoint_epochs(prepared: "_Prepared", config: ExperimentConfig) -> int:
+    """Completed epochs stored in a loaded checkpoint (0 when it cannot tell)."""
+    import keras
+
+    steps = max(1, math.ceil(len(prepared.dataset.y_train) / config.train.batch_size))
+    try:
+        iterations = int(keras.ops.convert_to_numpy(prepared.model.optimizer.iterations))
+    except (AttributeError, TypeError, ValueError):
+        return 0
+    # Checkpoints are written at epoch ends only, so anything else is not ours to trust.
+    if iterations % steps:
+        return 0
+    return min(iterations // steps, config.train.epochs)
 
 
 @dataclass

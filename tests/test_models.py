@@ -268,6 +268,18 @@ def test_dropout_toggle_and_fixed_rates(keras):
     assert [(d.name, d.rate) for d in drops] == [("dropout1", 0.3), ("dropout2", 0.001)]
 
 
+def test_dropout_goes_before_the_classifier_when_the_architecture_has_no_place(keras):
+    cfg = ModelConfig(architecture="tiny", dropout=0.3)
+    assert resolve_blocks(cfg)[-2:] == ("dense 64", "dropout")
+    model = build_model(cfg, DataConfig(), (8, 8, 1), 10, None, seed=0)
+    names = layer_names(model)
+    assert names[-3:] == ["dropout1", "logits", "probs"]
+    assert model.get_layer("dropout1").rate == 0.3
+    assert resolve_blocks(ModelConfig(architecture="tiny")) == ARCHITECTURES["tiny"].blocks
+    # Architectures with marked places keep them: nothing is added.
+    assert resolve_blocks(ModelConfig(architecture="vgg10", dropout=0.3)) == ARCHITECTURES["vgg10"].blocks
+
+
 def test_initializer_bias_l2_and_activation_toggles(keras):
     cfg = custom("conv 16 3", "flatten", "dense 32", "dense 6 sigmoid", activation="elu",
                  initializer="truncated_normal_001", bias_init=0.1, l2=0.0005)

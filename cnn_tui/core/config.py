@@ -107,7 +107,8 @@ class ModelConfig(_Section):
     Keras' default 0.99 needs ~500 steps to settle: on short runs the test accuracy of a
     BN net then collapses to chance while the training accuracy looks fine."""
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    """Dropout rate at the architecture's marked places (plain `dropout` blocks); 0 removes them."""
+    """Dropout rate at the architecture's marked places (plain `dropout` blocks), or before
+    the classifier where it has none; 0 removes them."""
     l2: float = Field(0.0, ge=0.0, le=1.0)
     """L2 weight penalty on every kernel (0 = off)."""
 

@@ -112,7 +112,18 @@ def blocks_source(model_cfg) -> str:
 
 
 def resolve_blocks(model_cfg) -> tuple[str, ...]:
-    """The block strings of a model config: its own ``blocks`` or the named architecture's."""
+    """The block strings of a model config: its own ``blocks`` or the named architecture's.
+
+    ``model.dropout`` acts at the plain ``dropout`` blocks; where there are none, a
+    dropout block goes before the classifier, so the toggle is never silently a no-op.
+    """
+    blocks = _own_blocks(model_cfg)
+    if model_cfg.dropout > 0 and not any(str(b).strip().lower() == "dropout" for b in blocks):
+        blocks = (*blocks, "dropout")
+    return blocks
+
+
+def _own_blocks(model_cfg) -> tuple[str, ...]:
     if model_cfg.blocks is not None:
         return tuple(model_cfg.blocks)
     name = model_cfg.architecture

@@ -279,6 +279,7 @@ class SetupScreen(Screen):
             status.update(
                 f"[b]F5[/b] trains [b]{escape(self.preset_name or c.name)}[/b]: {escape(c.data.dataset)}, "
                 f"{c.train.epochs} epochs, batch {c.train.batch_size}, {c.train.optimizer} lr {c.train.learning_rate:g}"
+                + ("\n[b]ctrl+e[/b] runs the preset's study ([experiment] section)" if self.base.experiment else "")
             )
 
     def _info_for(self, spec: str) -> Any:

@@ -146,6 +146,8 @@ async def test_a_presets_experiment_section_fills_the_dialog(make_app):
     async with app.run_test(size=SIZE) as pilot:
         setup = app.setup_screen
         assert await wait_for(lambda: setup.preset_name == "assignment-ablation")
+        status = setup.query_one("#setup-status")
+        assert await wait_for(lambda: "runs the preset's study" in str(status.content)), str(status.content)
         dialog = await _dialog(app, pilot)
         assert dialog.kind == "ablation"
         lines = dialog.query_one("#exp-lines", TextArea).text.splitlines()
@@ -155,3 +157,43 @@ async def test_a_presets_experiment_section_fills_the_dialog(make_app):
         await pilot.press("escape")
         assert await wait_for(lambda: not isinstance(app.screen, ExperimentDialog))
         await asyncio.sleep(0)
+
+
+async def test_failing_trials_are_recorded_and_the_study_goes_on(make_app):
+    from fake_engine import bad_dataset_error
+
+    from cnn_tui.tui.app import CnnTuiCommands
+
+    engine = FakeEngine(raise_error=bad_dataset_error())
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(app, epochs=None)
+        assert app.check_action("experiment", ()) is False  # E is hidden until a study starts
+        titles = [str(hit.display) async for hit in CnnTuiCommands(app.screen).discover()]
+        assert "Experiment…" in titles and "Experiment queue" in titles
+        await _dialog(app, pilot, "repeat", repeat="2")
+        await pilot.press("ctrl+s")
+        assert await wait_for(lambda: app.study is not None and not app.study.active, timeout=20)
+        study = app.study
+        assert [r.state for r in study.trials] == ["failed", "failed"] and study.state == "failed"
+        assert "no such folder" in (study.trials[0].error or "")
+        assert len(engine.calls) == 2 and app.check_action("experiment", ()) is True
+        await pilot.press("E")
+        assert await wait_for(lambda: isinstance(app.screen, ExperimentScreen))
+        queue = app.screen.query_one("#exp-queue", DataTable)
+        assert str(queue.get_cell("r01-s42", "state")) == "failed"
+
+
+def test_study_eta_from_trial_times_and_the_current_trials_eta():
+    from cnn_tui.tui.experiment_runner import StudyMonitor, TrialRow
+
+    s = StudyMonitor(1, "x", "repeat", "test_accuracy", [TrialRow(f"r01-s{i}", "all", i) for i in range(4)])
+    assert s.eta_seconds() is None  # nothing known yet
+    s.trials[0].state, s.trials[0].seconds = "completed", 10.0
+    s.trials[1].state, s.current = "running", 2
+    assert s.eta_seconds(current_trial_eta=4.0) == 4.0 + 2 * 10.0
+    assert 19.0 < s.eta_seconds() <= 30.0  # no ETA of the trial itself: the mean minus its elapsed time
+    s.trials[0].state, s.trials[0].seconds = "skipped", None  # only completed trials count as times
+    assert s.eta_seconds(current_trial_eta=4.0) is not None
+    s.current, s.trials[1].state = 0, "stopped"
+    assert s.eta_seconds() is None

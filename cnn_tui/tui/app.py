@@ -191,12 +191,12 @@ class CnnTuiApp(ExperimentRunner, App):
         return stack[0] if stack else None  # type: ignore[return-value]
 
     def _goto(self, mode: str) -> None:
-        """Show a mode's base screen (pops what was pushed over it)."""
-        if self.current_mode == mode:
-            while len(self.screen_stack) > 1:
-                self.pop_screen()
-        else:
+        """Show a mode's base screen (pops what was pushed over it, e.g. a Results screen
+        left open there before switching away)."""
+        if self.current_mode != mode:
             self.switch_mode(mode)
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
 
     def action_setup(self) -> None:
         self._goto("setup")

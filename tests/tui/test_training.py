@@ -12,6 +12,7 @@ from cnn_tui.core.engine.events import BatchEnd, EpochEnd, RunFinished
 from cnn_tui.core.results.store import RunStore
 from cnn_tui.tui.messages import TrainingBatch, event_message
 from cnn_tui.tui.widgets.live_plot import LivePlot
+from cnn_tui.tui.setup import SetupScreen
 
 
 def _status(run_dir) -> str:
@@ -138,6 +139,12 @@ async def test_finished_run_opens_the_results_screen(make_app):
         assert await wait_for(lambda: app.screen is app.training_screen)
         await pilot.press("r")  # results of the latest run again
         assert await wait_for(lambda: isinstance(app.screen, ResultsScreen))
+        # Leaving for another screen and coming back with t shows Training, not the
+        # Results screen that was left on top of it.
+        await pilot.press("s")
+        assert await wait_for(lambda: isinstance(app.screen, SetupScreen))
+        await pilot.press("t")
+        assert await wait_for(lambda: app.screen is app.training_screen)
 
 
 def test_batch_messages_merge_but_milestones_do_not():

@@ -137,3 +137,28 @@ def test_channel_stats_matches_numpy(monkeypatch):
     assert s.max_abs == pytest.approx(np.abs(f - f.mean(axis=0)).max())
     with pytest.raises(DataError):
         channel_stats(x[:0])
+
+
+def test_make_tf_dataset_shuffles_whole_epochs_from_the_arrays(digits):
+    """In-memory sets feed from the numpy arrays by index: each epoch of a repeated,
+    shuffled pipeline is a permutation of every sample (full shuffle), reshuffled per
+    epoch, the same for the same seed, with images matching their labels."""
+    x, y = digits.x_train[:50], digits.y_train[:50]
+    key = {x[i].tobytes(): int(y[i]) for i in range(len(y))}
+
+    def epochs(seed: int) -> list[list[bytes]]:
+        ds = make_tf_dataset(x, y, 16, shuffle=True, seed=seed, repeat=True)
+        out, cur = [], []
+        for xb, yb in ds.take(8).as_numpy_iterator():  # ceil(50 / 16) = 4 batches per epoch
+            assert xb.dtype == np.uint8 and xb.shape[1:] == x.shape[1:]
+            for img, lab in zip(xb, yb):
+                assert key[img.tobytes()] == int(lab)
+                cur.append(img.tobytes())
+            if len(cur) == len(y):
+                out.append(cur)
+                cur = []
+        return out
+
+    a, b = epochs(3), epochs(3)
+    assert len(a) == 2 and all(sorted(e) == sorted(key) for e in a)
+    assert a == b and a[0] != a[1]

@@ -69,11 +69,16 @@ _GUARD = _StreamGuard()
 def make_tf_dataset(x: Any, y: Any, batch_size: int, *, shuffle: bool, seed: int, repeat: bool) -> Any:
     """A ``tf.data.Dataset`` of (uint8 image batch, int64 label batch).
 
-    ``shuffle`` -> ``.shuffle(min(N, 10000), seed, reshuffle_each_iteration=True)``, then
-    ``.batch()``, ``.repeat()`` when ``repeat`` (infinite: give ``fit`` a
-    ``steps_per_epoch``), ``.prefetch(AUTOTUNE)``. Images stay uint8 (the model casts).
-    A lazy FileImages ``x`` streams: file paths are shuffled, each file is decoded with
-    Pillow inside a ``tf.py_function`` in a parallel ``map``.
+    In-memory ``x`` (a uint8 numpy array) is not copied into TensorFlow: the pipeline
+    runs over *indices* -- ``Dataset.range(N)``, ``.shuffle(N, seed,
+    reshuffle_each_iteration=True)`` when ``shuffle`` (a full shuffle of the indices, no
+    image buffer), ``.batch()``, ``.repeat()`` when ``repeat`` (infinite: give ``fit`` a
+    ``steps_per_epoch``) -- and each index batch is gathered from the numpy arrays in a
+    ``tf.numpy_function``, then ``.prefetch(AUTOTUNE)``. (``from_tensor_slices((x, y))``
+    held a second full copy of every split plus a 10,000-image shuffle buffer.) Images
+    stay uint8 (the model casts). A lazy FileImages ``x`` streams: file paths are
+    shuffled (buffer ``min(N, 10000)``), each file is decoded with Pillow inside a
+    ``tf.py_function`` in a parallel ``map``.
     """
     from cnn_tui.core.tfimport import import_tf  # noqa: PLC0415
 
@@ -91,7 +96,7 @@ def make_tf_dataset(x: Any, y: Any, batch_size: int, *, shuffle: bool, seed: int
     else:
         if x.dtype != np.uint8:
             raise DataError(f"make_tf_dataset: images must be uint8, got {x.dtype}")
-        ds = tf.data.Dataset.from_tensor_slices((x, y))
+        return _in_memory(tf, x, y, batch_size, shuffle=shuffle, seed=seed, repeat=repeat)
     if shuffle:
         ds = ds.shuffle(max(1, min(n, SHUFFLE_BUFFER)), seed=seed, reshuffle_each_iteration=True)
     if lazy:
@@ -116,6 +121,38 @@ def make_tf_dataset(x: Any, y: Any, batch_size: int, *, shuffle: bool, seed: int
     ds = ds.batch(batch_size)
     if repeat:
         ds = ds.repeat()
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _in_memory(tf: Any, x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool, seed: int,
+               repeat: bool) -> Any:
+    """Index pipeline + gather from the numpy arrays (see :func:`make_tf_dataset`)."""
+    n = len(y)
+    shape = tuple(int(d) for d in x.shape[1:])
+    _GUARD.register()
+
+    def _take(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # numpy fancy indexing: one small copy of the batch, never of the split.
+        try:
+            if _GUARD.enter():
+                return np.zeros((len(idx), *shape), dtype=np.uint8), np.zeros((len(idx),), dtype=np.int64)
+            return x[idx], y[idx]
+        finally:
+            _GUARD.leave()
+
+    def _gather(idx: Any) -> tuple[Any, Any]:
+        images, labels = tf.numpy_function(_take, [idx], (tf.uint8, tf.int64), stateful=False)
+        images.set_shape((None, *shape))
+        labels.set_shape((None,))
+        return images, labels
+
+    ds = tf.data.Dataset.range(n)
+    if shuffle and n:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.map(_gather, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

@@ -16,6 +16,13 @@ Each repetition is a fresh process that:
 Budget = raw uint8 dataset bytes (all splits, labels included) + model weights + optimizer
 state (Adam: two slots per weight). Figure: (peak - baseline) / budget, target <= 1.5;
 and the images must be held as uint8.
+
+A second, *warm* child per repetition first trains the same preset through the engine on
+a tiny subset (512 train / 256 test images, same epochs, evaluation and saving) and only
+then takes its baseline: TF's per-process cost of a first training run (tf.function
+tracing, thread pools, allocator arenas), which does not grow with the data, is then
+inside the baseline, and (peak - warm baseline) / budget shows what the data costs. This
+is reported beside the issue's figure, not instead of it.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ import _common as C
 TARGET = 1.5
 
 
-def child(epochs: int) -> dict:
+def child(epochs: int, warm: bool = False) -> dict:
     C.quiet_tf_env()
     from cnn_tui.core.data import dataset_info, load_dataset
     from cnn_tui.core.engine import train
@@ -50,6 +57,11 @@ def child(epochs: int) -> dict:
     model = build_model(cfg.model, cfg.data, info.image_shape, info.num_classes, seed=cfg.train.seed)
     model.compile(optimizer=make_optimizer(cfg), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.optimizer.build(model.trainable_variables)
+    if warm:
+        tiny = C.config("digits-quick", ["data.dataset=fashion_mnist", f"train.epochs={epochs}",
+                                         "data.train_limit=512", "data.test_limit=256"])
+        with tempfile.TemporaryDirectory(prefix="cnn-tui-bench-mem-warm-") as tmp:
+            train(tiny, None, runs_dir=Path(tmp) / "runs")
     weights = sum(int(v.numpy().nbytes) for v in model.weights)
     optimizer = sum(int(v.numpy().nbytes) for v in model.optimizer.variables)
     params = int(model.count_params())
@@ -91,6 +103,7 @@ def child(epochs: int) -> dict:
     raw = sum(int(v.nbytes) for v in splits.values())
     return {
         "status": result.status,
+        "warm": warm,
         "baseline_mb": baseline_kb / 1024,
         "peak_mb": peak_kb / 1024,
         "above_baseline_mb": (peak_kb - baseline_kb) / 1024,
@@ -109,24 +122,27 @@ def child(epochs: int) -> dict:
 def main() -> int:
     p = C.parser(__doc__.splitlines()[1])
     p.add_argument("--child", type=int, default=None, help=argparse_hidden())
+    p.add_argument("--warm", action="store_true", help=argparse_hidden())
     args = p.parse_args()
     if args.child is not None:
-        print("BENCH" + json.dumps(child(args.child)), flush=True)
+        print("BENCH" + json.dumps(child(args.child, args.warm)), flush=True)
         return 0
     started = time.perf_counter()
     C.require_fashion()
     reps, epochs = (1, 1) if args.quick else (3, 2)
-    runs = []
+    runs, warm_runs = [], []
     for rep in range(reps):
-        out = subprocess.run([sys.executable, __file__, "--child", str(epochs)], capture_output=True, text=True,
-                             timeout=900)
-        line = next((l for l in out.stdout.splitlines() if l.startswith("BENCH")), None)
-        if line is None:
-            raise RuntimeError(f"memory child failed: {out.stderr[-1500:]}")
-        r = json.loads(line[5:])
-        runs.append(r)
-        print(f"  rep {rep + 1}/{reps}  baseline {r['baseline_mb']:.0f} MB  peak {r['peak_mb']:.0f} MB  "
-              f"above {r['above_baseline_mb']:.0f} MB  stages {r['stages_mb']}", flush=True)
+        for warm in (False, True):
+            out = subprocess.run([sys.executable, __file__, "--child", str(epochs), *(["--warm"] if warm else [])],
+                                 capture_output=True, text=True, timeout=900)
+            line = next((l for l in out.stdout.splitlines() if l.startswith("BENCH")), None)
+            if line is None:
+                raise RuntimeError(f"memory child failed: {out.stderr[-1500:]}")
+            r = json.loads(line[5:])
+            (warm_runs if warm else runs).append(r)
+            print(f"  rep {rep + 1}/{reps} {'warm' if warm else 'cold'}  baseline {r['baseline_mb']:.0f} MB  "
+                  f"peak {r['peak_mb']:.0f} MB  above {r['above_baseline_mb']:.0f} MB  stages {r['stages_mb']}",
+                  flush=True)
     budget = [r["raw_data_mb"] + r["weights_mb"] + r["optimizer_mb"] for r in runs]
     ratios = [r["above_baseline_mb"] / b for r, b in zip(runs, budget)]
     uint8 = all(d == "uint8" for r in runs for k, d in r["dtypes"].items() if k.startswith("x_"))
@@ -140,10 +156,17 @@ def main() -> int:
                  met=uint8, note=", ".join(f"{k} {d}" for k, d in r0["dtypes"].items())),
         C.figure("above_baseline_mb", "peak RSS above the TF baseline", [r["above_baseline_mb"] for r in runs],
                  unit="MB", digits=0),
+        C.figure("warm_peak_over_budget",
+                 "(peak RSS - warm baseline: TF after a tiny training run) / (raw data + weights + optimizer state)",
+                 [r["above_baseline_mb"] / b for r, b in zip(warm_runs, budget)],
+                 note="TF's fixed first-run cost moved into the baseline; shows what the data costs, "
+                      "not the issue's figure"),
+        C.figure("warm_above_baseline_mb", "peak RSS above the warm baseline",
+                 [r["above_baseline_mb"] for r in warm_runs], unit="MB", digits=0),
         C.figure("baseline_mb", "TF baseline RSS (TF imported, model built)", [r["baseline_mb"] for r in runs],
                  unit="MB", digits=0),
     ]
-    return C.finish("memory", figures, args, started, runs=runs, epochs=epochs, repetitions=reps)
+    return C.finish("memory", figures, args, started, runs=runs, warm_runs=warm_runs, epochs=epochs, repetitions=reps)
 
 
 def argparse_hidden() -> str:

@@ -2,8 +2,12 @@
 
 The App owns the training worker and one :class:`RunMonitor` per run; every training
 message updates the monitor (plain lists, cheap), and the screen pulls from it on a timer
-(4 Hz) so plotext redraws stay throttled however fast events arrive. Nothing here touches
-TensorFlow.
+(4 Hz) while it is the screen shown. Every UI-thread millisecond is taken from training
+on a small machine, so the pull does the least the eye needs: labels and bars change only
+when their text or value does (without a layout pass), the per-epoch plots are rebuilt
+only when an epoch ends, and the current-epoch plot at most every
+:data:`BATCH_PLOT_SECONDS`. A hidden Training screen does nothing; it catches up when it
+is shown again. Nothing here touches TensorFlow.
 """
 
 from __future__ import annotations
@@ -22,7 +26,10 @@ from textual.widgets import Footer, Header, Label, ProgressBar, RichLog, Static
 from cnn_tui.tui.widgets.live_plot import LivePlot
 
 REDRAW_SECONDS = 0.25
-"""The screen syncs from the monitor at most this often (plotext redraws are the cost)."""
+"""The screen syncs from the monitor at most this often (labels, bars, log)."""
+BATCH_PLOT_SECONDS = 1.0
+"""The current-epoch plot is rebuilt at most this often (a plotext build + paint costs tens
+of ms of the UI thread, which training shares the CPU and the GIL with)."""
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -203,6 +210,11 @@ class TrainingScreen(Screen):
         self.monitor: RunMonitor | None = None
         self._drawn_version = -1
         self._log_cursor = 0
+        self._batch_drawn_at = 0.0
+        self._epochs_drawn = -1
+        self._batch_pending = False
+        self._texts: dict[str, str] = {}
+        self._bars: dict[str, tuple[int, int]] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -238,6 +250,8 @@ class TrainingScreen(Screen):
             self.monitor = monitor
             self._drawn_version = -1
             self._log_cursor = 0
+            self._epochs_drawn = -1
+            self._batch_drawn_at = 0.0
             if self.is_mounted:
                 self.query_one("#train-log", RichLog).clear()
                 for plot in self.query(LivePlot):
@@ -246,18 +260,39 @@ class TrainingScreen(Screen):
 
     # -- drawing --------------------------------------------------------------------------
     def sync(self, force: bool = False) -> None:
-        """Pull the monitor's state into the widgets (called at REDRAW_SECONDS)."""
+        """Pull the monitor's state into the widgets (called at REDRAW_SECONDS).
+
+        Nothing happens while another screen is shown (``on_screen_resume`` forces a full
+        sync when this one comes back); ``force`` also redraws the current-epoch plot at
+        once instead of waiting for its throttle.
+        """
         m = self.monitor
         if m is None or not self.is_mounted:
             return
+        if not self.is_current:
+            return
         self._update_eta(m)
         if m.version == self._drawn_version and not force:
+            if self._batch_pending:  # points that arrived while the batch plot was throttled
+                self._update_plots(m)
             return
         self._drawn_version = m.version
         self._update_header(m)
         self._update_progress(m)
         self._update_log(m)
-        self._update_plots(m)
+        self._update_plots(m, force)
+
+    def _set_text(self, selector: str, text: str) -> None:
+        """Update a one-line Label/Static only when its text changed, without a layout pass
+        (their sizes are fixed by CSS or their container)."""
+        if self._texts.get(selector) != text:
+            self._texts[selector] = text
+            self.query_one(selector, Static).update(text, layout=False)
+
+    def _set_bar(self, selector: str, total: int, progress: int) -> None:
+        if self._bars.get(selector) != (total, progress):
+            self._bars[selector] = (total, progress)
+            self.query_one(selector, ProgressBar).update(total=total, progress=progress)
 
     def _update_header(self, m: RunMonitor) -> None:
         if not m.run_id:
@@ -269,7 +304,7 @@ class TrainingScreen(Screen):
                 f"[b]{m.name}[/b]  {m.run_id}\n"
                 f"device {m.device}   {m.params:,} params   train {train:,} / val {val:,} / test {test:,}{lr}"
             )
-        self.query_one("#train-info", Static).update(text)
+        self._set_text("#train-info", text)  # its height is fixed (2) by app.tcss
         status = {
             "completed": "[green]completed[/]",
             "stopped": "[yellow]stopped[/]",
@@ -277,15 +312,15 @@ class TrainingScreen(Screen):
             "paused": "[yellow]paused (p resumes)[/]",
             "stopping": "[yellow]stopping...[/]",
         }.get(m.status, m.status)
-        self.query_one("#train-status", Label).update(status)
+        self._set_text("#train-status", status)
 
     def _update_progress(self, m: RunMonitor) -> None:
         epochs = max(m.epochs, 1)
-        self.query_one("#train-epoch-bar", ProgressBar).update(total=epochs, progress=m.epochs_done)
-        self.query_one("#train-epoch-label", Label).update(f"Epoch {m.epoch or 0:>2}/{m.epochs or '-'}")
+        self._set_bar("#train-epoch-bar", epochs, m.epochs_done)
+        self._set_text("#train-epoch-label", f"Epoch {m.epoch or 0:>2}/{m.epochs or '-'}")
         steps = max(m.steps, 1)
-        self.query_one("#train-step-bar", ProgressBar).update(total=steps, progress=min(m.step, steps))
-        self.query_one("#train-step-label", Label).update(f"Step {m.step:>4}/{m.steps or '-'}")
+        self._set_bar("#train-step-bar", steps, min(m.step, steps))
+        self._set_text("#train-step-label", f"Step {m.step:>4}/{m.steps or '-'}")
 
     def _update_eta(self, m: RunMonitor) -> None:
         eta = m.eta_seconds()
@@ -295,9 +330,7 @@ class TrainingScreen(Screen):
             text = f"{m.epochs_done} epochs in {m.train_seconds:.1f}s"
         else:
             text = ""
-        label = self.query_one("#train-eta", Label)
-        if str(label.content) != text:
-            label.update(text)
+        self._set_text("#train-eta", text)
 
     def _update_log(self, m: RunMonitor) -> None:
         log = self.query_one("#train-log", RichLog)
@@ -309,16 +342,27 @@ class TrainingScreen(Screen):
             log.write(Text(prefix + message, style=styles.get(level, "")))
         self._log_cursor = len(m.log)
 
-    def _update_plots(self, m: RunMonitor) -> None:
+    def _update_plots(self, m: RunMonitor, force: bool = False) -> None:
+        now = time.monotonic()
         batch = self.query_one("#plot-batch", LivePlot)
-        batch.set_title(f"Epoch {m.epoch} (running mean per step)" if m.epoch else "Current epoch (running mean)")
-        batch.set_series("loss", m.batch_steps, m.batch_loss)
-        batch.set_series("accuracy", m.batch_steps, m.batch_acc)
-        loss = self.query_one("#plot-loss", LivePlot)
-        loss.set_series("train", m.epoch_x, m.loss)
-        loss.set_series("val", m.epoch_x, m.val_loss)
-        acc = self.query_one("#plot-acc", LivePlot)
-        acc.set_series("train", m.epoch_x, m.accuracy)
-        acc.set_series("val", m.epoch_x, m.val_accuracy)
-        for plot in (batch, loss, acc):
-            plot.redraw()
+        title = f"Epoch {m.epoch} (running mean per step)" if m.epoch else "Current epoch (running mean)"
+        new_epoch = title != batch.title
+        if force or new_epoch or now - self._batch_drawn_at >= BATCH_PLOT_SECONDS:
+            batch.set_title(title)
+            batch.set_series("loss", m.batch_steps, m.batch_loss)
+            batch.set_series("accuracy", m.batch_steps, m.batch_acc)
+            if batch.redraw():
+                self._batch_drawn_at = now
+            self._batch_pending = False
+        else:
+            self._batch_pending = True
+        if force or len(m.epoch_x) != self._epochs_drawn:
+            self._epochs_drawn = len(m.epoch_x)
+            loss = self.query_one("#plot-loss", LivePlot)
+            loss.set_series("train", m.epoch_x, m.loss)
+            loss.set_series("val", m.epoch_x, m.val_loss)
+            acc = self.query_one("#plot-acc", LivePlot)
+            acc.set_series("train", m.epoch_x, m.accuracy)
+            acc.set_series("val", m.epoch_x, m.val_accuracy)
+            loss.redraw()
+            acc.redraw()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.console import RenderableType
 from textual_plotext import PlotextPlot
 
 # Fixed colours keep the legend readable and the snapshots stable.
@@ -44,6 +45,7 @@ class LivePlot(PlotextPlot):
         self._dirty = True
         self.draws = 0
         """How many times the figure was rebuilt (tests check the throttle)."""
+        self._rendered: tuple[tuple, RenderableType] | None = None
 
     def set_series(self, label: str, xs: Sequence[float], ys: Sequence[float]) -> None:
         """Replace the points of one series (copied); marks the plot for the next redraw."""
@@ -88,3 +90,12 @@ class LivePlot(PlotextPlot):
             plt.yticks([])
         self.refresh()
         return True
+
+    def render(self) -> RenderableType:
+        # PlotextPlot.render builds the whole figure (and parses its ANSI) on every call,
+        # e.g. whenever a layout pass repaints the screen; build it again only when the
+        # figure, the size or the theme changed.
+        key = (self.draws, self.size, self.app.theme)
+        if self._rendered is None or self._rendered[0] != key:
+            self._rendered = (key, super().render())
+        return self._rendered[1]

@@ -50,6 +50,10 @@ if TYPE_CHECKING:
     from cnn_tui.tui.training import RunMonitor, TrainingScreen
 
 
+TF_PRELOAD_DELAY = 0.3
+"""Seconds between the first paint and the start of the background TensorFlow import."""
+
+
 def _training_screen() -> Screen:
     # Imported on first use: plotext costs ~0.1 s that the first paint need not wait for.
     from cnn_tui.tui.training import TrainingScreen
@@ -145,8 +149,11 @@ class CnnTuiApp(ExperimentRunner, App):
         if self.first_paint_seconds is None:
             self.first_paint_seconds = time.perf_counter() - self._created
             if self.PRELOAD_TF:
-                # After the first paint: the import holds the GIL for seconds.
-                self._preload_tf()
+                # The import holds the GIL for seconds: start it only once the first frame
+                # has really been written to the terminal (first_paint runs after the
+                # screen's first refresh, but the frame still has to be flushed by the
+                # driver's writer thread, which an import in progress would starve).
+                self.set_timer(TF_PRELOAD_DELAY, self._preload_tf)
 
     def on_unmount(self) -> None:
         # Threads cannot be killed: make sure a run still going ends so the process can exit.

@@ -46,6 +46,8 @@ class SetupScreen(Screen):
 
     TITLE = "cnn-tui"
     SUB_TITLE = "Setup"
+    AUTO_FOCUS = ""  # not None: None falls back to the App's "*"
+    """The preset select is focused right after the first paint (see _after_first_paint)."""
     BINDINGS = [
         Binding("ctrl+s", "save_preset", "Save preset"),
         Binding("ctrl+o", "load_preset", "Load preset"),
@@ -108,13 +110,16 @@ class SetupScreen(Screen):
         initial = getattr(app, "initial_preset", None) or default
         if not self.load_preset(initial) and initial != default:
             self.load_preset(default)
-        self.query_one("#preset-select").focus()
         self.call_after_refresh(self._after_first_paint)
 
     def _after_first_paint(self) -> None:
         first_paint = getattr(self.app, "first_paint", None)
         if first_paint is not None:
             first_paint()
+        # Focus only now: focusing restyles the whole form (:focus-within on its
+        # containers), which before the first paint doubled the CSS work on ~800 widgets.
+        if self.focused is None:
+            self.query_one("#preset-select").focus()
         self.load_facts(list(BUILTIN_DATASETS), with_architectures=True)
 
     @property

@@ -82,15 +82,25 @@ class SampleTile(Static):
         self.sample: Sample | None = None
         self.title_text = ""
 
-    def show(self, sample: Sample | None, class_names: Sequence[str]) -> None:
+    def show(self, sample: Sample | None, class_names: Sequence[str], cache: dict[int, Pixels] | None = None) -> None:
+        """Draw ``sample`` (None hides the tile); ``cache`` keeps the Pixels of samples
+        already drawn (by ``id``), so paging back and forth does not rebuild them."""
+        if sample is self.sample and sample is not None:
+            return
         self.sample = sample
         self.display = sample is not None
         if sample is None:
             self.title_text = ""
-            self.update("")
+            self.update("", layout=False)
             return
         self.title_text = sample_title(sample, class_names)
-        self.update(Group(sample_pixels(sample.image), Text(self.title_text, no_wrap=True, overflow="ellipsis")))
+        pixels = cache.get(id(sample)) if cache is not None else None
+        if pixels is None:
+            pixels = sample_pixels(sample.image)
+            if cache is not None:
+                cache[id(sample)] = pixels
+        # The grid fixes every tile's size (grid_rows / columns): no layout pass needed.
+        self.update(Group(pixels, Text(self.title_text, no_wrap=True, overflow="ellipsis")), layout=False)
 
 
 class SampleGallery(Vertical):
@@ -166,6 +176,9 @@ class SampleGallery(Vertical):
     def set_samples(self, samples: Sequence[Sample], class_names: Sequence[str], *, total: int | None = None) -> None:
         """Show ``samples``; ``total`` is the run's count of mistakes when it kept fewer images."""
         self.samples = list(samples)
+        self._pixels: dict[int, Pixels] = {}
+        for tile in self.query(SampleTile) if self.is_mounted else ():
+            tile.sample = None  # new samples: redraw every tile
         self.total = total if total and total > len(self.samples) else None
         self.class_names = [str(n) for n in class_names]
         self.true_filter = self.pred_filter = None
@@ -295,7 +308,7 @@ class SampleGallery(Vertical):
         self.page = min(self.page, self.page_count - 1)
         shown = self.page_samples
         for i, tile in enumerate(self.query(SampleTile)):
-            tile.show(shown[i] if i < len(shown) else None, self.class_names)
+            tile.show(shown[i] if i < len(shown) else None, self.class_names, getattr(self, "_pixels", None))
         self._layout_grid()
         status = self.query_one("#gallery-status", Label)
         if not self.samples:

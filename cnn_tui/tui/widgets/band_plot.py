@@ -16,6 +16,8 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
+from cnn_tui.tui.widgets.curves import epoch_figure
+
 _COLORS = ("cyan", "orange", "green", "magenta", "red", "blue", "yellow", "white")
 
 
@@ -68,18 +70,15 @@ class BandPlot(PlotextPlot):
         if not self.series:
             return Text(f"{self.plot_title}: no completed trial yet", style="dim")
         plt = self.plt
-        plt.clear_figure()
-        plt.title(self.plot_title)
-        plt.xlabel("epoch")
-        if self.ylabel:
-            plt.ylabel(self.ylabel)
-        for i, band in enumerate(self.series):
-            color = _COLORS[i % len(_COLORS)]
-            plt.plot(list(band.x), list(band.mean), label=band.label, marker="braille", color=color)
-            if band.band_x:
-                plt.plot(list(band.band_x), list(band.low), marker="dot", color=color)
-                plt.plot(list(band.band_x), list(band.high), marker="dot", color=color)
+
+        def draw() -> None:
+            for i, band in enumerate(self.series):
+                color = _COLORS[i % len(_COLORS)]
+                plt.plot(list(band.x), list(band.mean), label=band.label, marker="braille", color=color)
+                if band.band_x:
+                    plt.plot(list(band.band_x), list(band.low), marker="dot", color=color)
+                    plt.plot(list(band.band_x), list(band.high), marker="dot", color=color)
+
         epochs = sorted({x for b in self.series for x in b.x})
-        if len(epochs) <= 12:
-            plt.xticks(epochs, [str(int(e)) for e in epochs])
+        epoch_figure(plt, self.plot_title, self.ylabel, epochs, draw)
         return super().render()

@@ -50,6 +50,19 @@ def overlay_series(runs: Iterable[tuple[str, Sequence[dict[str, Any]]]], key: st
     return out
 
 
+def epoch_figure(plt: Any, title: str, ylabel: str, epochs: Sequence[float], draw) -> None:
+    """A fresh per-epoch figure: title, axis labels, ``draw()`` the lines, then integer
+    epoch ticks when there are few enough to read."""
+    plt.clear_figure()
+    plt.title(title)
+    plt.xlabel("epoch")
+    if ylabel:
+        plt.ylabel(ylabel)
+    draw()
+    if len(epochs) <= 12:
+        plt.xticks(list(epochs), [str(int(e)) for e in epochs])
+
+
 class CurvePlot(PlotextPlot):
     """A line plot of :class:`Series` against the epoch."""
 
@@ -87,16 +100,13 @@ class CurvePlot(PlotextPlot):
         if not self.series:
             return Text(f"{self.plot_title}: no epochs recorded", style="dim")
         plt = self.plt
-        plt.clear_figure()
-        plt.title(self.plot_title)
-        plt.xlabel("epoch")
-        if self.ylabel:
-            plt.ylabel(self.ylabel)
+
+        def draw() -> None:
+            for s in self.series:
+                plt.plot(list(s.x), list(s.y), label=s.label, marker="braille")
+
         epochs = sorted({x for s in self.series for x in s.x})
-        for s in self.series:
-            plt.plot(list(s.x), list(s.y), label=s.label, marker="braille")
-        if len(epochs) <= 12:
-            plt.xticks(epochs, [str(int(e)) for e in epochs])
+        epoch_figure(plt, self.plot_title, self.ylabel, epochs, draw)
         return super().render()
 
 

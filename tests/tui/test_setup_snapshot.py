@@ -28,6 +28,11 @@ def test_setup_screen_with_an_invalid_field_snapshot(make_app, snap_compare):
         field = setup.field("model.dropout")
         field.switch.value = True
         await wait_for(lambda: not field.control.disabled)
+        # Let the valid dropout config reach the shape plan first (validation is debounced),
+        # so the snapshot never depends on whether the timer fired between the two edits.
+        summary = setup.query_one(ModelSummaryView)
+        assert await wait_for(lambda: setup.config is not None and setup.config.model.dropout > 0)
+        assert await wait_for(lambda: summary.state == "plan" and any("dropout" in " ".join(r) for r in summary.rows))
         field.control.value = "1.5"
         assert await wait_for(lambda: field.has_class("-invalid"))
         await pilot.press("f5")  # refused: a notification says why

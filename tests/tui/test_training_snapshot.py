@@ -19,6 +19,9 @@ def test_training_screen_after_a_run_snapshot(make_app, snap_compare):
         await pilot.press("f5")
         assert await wait_for(lambda: app.monitor is not None and app.monitor.status == "completed", timeout=20)
         assert await wait_for(lambda: not app.training_active)
+        # The end-of-run toast comes from the worker's state change, which may land after the
+        # above: wait for it, then clear it, so it is never half in the picture.
+        assert await wait_for(lambda: any("press r" in str(n.message) for n in app._notifications))
         app.clear_notifications()
         app.training_screen.sync(force=True)
         await pilot.pause()

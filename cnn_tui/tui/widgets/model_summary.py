@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.markup import escape
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
@@ -56,7 +57,10 @@ class ModelSummaryView(Vertical):
     def _fill(self, rows: list[tuple[str, ...]]) -> None:
         table = self.query_one(DataTable)
         table.clear(columns=True)  # new columns: widths fit these rows, not the last ones
-        table.add_columns(*COLUMNS)
+        # Explicit widths: DataTable would otherwise widen auto columns only when idle, and
+        # a frame drawn before that (a busy CPU) shows every column cut to its header.
+        for i, label in enumerate(COLUMNS):
+            table.add_column(label, width=max([cell_len(label), *(cell_len(str(r[i])) for r in rows)]))
         for row in rows:
             table.add_row(*row)
         self.rows = rows

@@ -9,37 +9,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never half.
-
-    The text goes to a temporary file in the same folder, is flushed and fsynced, then
-    renamed over the target (``os.replace`` is atomic on POSIX and Windows).
-    """
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def atomic_write_with(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Have ``write(tmp)`` make the file, then rename it over ``path`` (atomic, as above).
+    """Have ``write(tmp)`` make the file, then rename it over ``path``, so that readers see
+    the old or the new file, never half of one (``os.replace`` is atomic on POSIX and Windows).
 
-    For writers that want to open the file themselves (numpy, Keras): the temporary name
-    keeps ``path``'s suffix, which they check. On any failure (a full disk) the temporary
-    file is removed, so it takes no more space. Returns ``path``.
+    The temporary file is unique, in the same folder, and keeps ``path``'s suffix, which
+    numpy and Keras check when they write it. On any failure (a full disk) it is removed, so
+    it takes no more space. Returns ``path``.
     """
     target = Path(path)
-    tmp = target.with_name(f".{target.stem}.tmp{target.suffix}")
+    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
         write(tmp)
         os.replace(tmp, target)
@@ -50,6 +31,18 @@ def atomic_write_with(path: str | os.PathLike, write: Callable[[Path], None]) ->
             pass
         raise
     return target
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, flushed and fsynced before the rename."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    atomic_write_with(path, write)
 
 
 def atomic_write_json(path: str | os.PathLike, data: Any) -> None:

@@ -266,42 +266,6 @@ def test_ctrl_c_stops_the_run_and_exits_130(env: dict[str, Path]) -> None:
     assert out.strip().splitlines()[-1] == str(run.path)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_second_ctrl_c_quits_at_once(env: dict[str, Path]) -> None:
-    import signal
-
-    env_vars = dict(os.environ)
-    env_vars.update(
-        PYTHONPATH=os.pathsep.join([str(REPO), str(SUPPORT.parent)]),
-        CNN_TUI_RUNS_DIR=str(env["runs"]),
-        CNN_TUI_PRESETS_DIR=str(env["presets"]),
-        FAKE_ENGINE_MODE="stubborn",
-    )
-    proc = subprocess.Popen(
-        [sys.executable, str(SUPPORT), "run", str(env["ok"]), "--set", "train.epochs=500"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env_vars,
-        cwd=env["root"],
-    )
-    try:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            if line.startswith("epoch 1/"):
-                break
-        proc.send_signal(signal.SIGINT)
-        for line in proc.stderr:
-            if "stopping" in line:
-                break
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)  # 500 stubborn epochs would take minutes
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130
-
-
 def test_sigint_handler_is_restored_after_the_run(env: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
     import signal
 

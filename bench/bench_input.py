@@ -58,7 +58,7 @@ def product_source(x, y, cfg):
         out = step(images)
         return int(out.shape[0])
 
-    return draw, names + [f"make_tf_dataset(augment=...)"] * bool(kwargs)
+    return draw, names + ["make_tf_dataset(augment=...)"] * bool(kwargs)
 
 
 def idg_source(x, y):

@@ -52,7 +52,6 @@ def child(epochs: int, warm: bool = False) -> dict:
     cfg = C.config("digits-quick", ["data.dataset=fashion_mnist", f"train.epochs={epochs}"])
     info = dataset_info("fashion_mnist", cfg.data)
     import_tf()
-    import keras
 
     model = build_model(cfg.model, cfg.data, info.image_shape, info.num_classes, seed=cfg.train.seed)
     model.compile(optimizer=make_optimizer(cfg), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -135,7 +134,7 @@ def main() -> int:
         for warm in (False, True):
             out = subprocess.run([sys.executable, __file__, "--child", str(epochs), *(["--warm"] if warm else [])],
                                  capture_output=True, text=True, timeout=900)
-            line = next((l for l in out.stdout.splitlines() if l.startswith("BENCH")), None)
+            line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH")), None)
             if line is None:
                 raise RuntimeError(f"memory child failed: {out.stderr[-1500:]}")
             r = json.loads(line[5:])

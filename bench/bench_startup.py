@@ -142,7 +142,7 @@ def first_paint_hook(tmp: Path) -> dict:
     env["BENCH_RUNS"] = str(tmp / "runs")
     env["BENCH_T0"] = repr(time.time())
     out = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=tmp, capture_output=True, text=True, timeout=120)
-    line = next((l for l in out.stdout.splitlines() if l.startswith("BENCH")), None)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH")), None)
     if line is None:
         raise RuntimeError(f"first-paint child failed: {out.stderr[-800:]}")
     return json.loads(line[5:])
@@ -150,7 +150,7 @@ def first_paint_hook(tmp: Path) -> dict:
 
 def import_cli(tmp: Path) -> tuple[float, bool, bool]:
     out = subprocess.run([sys.executable, "-c", IMPORT_CHILD], cwd=tmp, capture_output=True, text=True, timeout=60)
-    parts = next(l for l in out.stdout.splitlines() if l.startswith("BENCH")).split()
+    parts = next(ln for ln in out.stdout.splitlines() if ln.startswith("BENCH")).split()
     return float(parts[1]), parts[2] == "True", parts[4] == "True"
 
 

@@ -20,8 +20,6 @@ from cnn_tui.core.errors import RunStoreError
 from cnn_tui.core.fsutil import atomic_write_with
 
 if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
-
     from cnn_tui.core.results.store import RunInfo
 
 SAMPLES_FILE = "samples.npz"

@@ -160,6 +160,48 @@ def test_resume_trusts_the_checkpoint_over_a_status_that_lags_behind(tmp_path):
     assert [row["epoch"] for row in RunStore(tmp_path).get(first.run_id).history()] == [1, 2, 3]
 
 
+def _optimizer_steps(path) -> int:
+    import keras
+
+    return int(keras.ops.convert_to_numpy(keras.models.load_model(path, safe_mode=True).optimizer.iterations))
+
+
+def test_checkpoint_interval_skips_writes_on_short_epochs(tmp_path):
+    """checkpoint_every: every epoch at 0; none during a short completed run at an hour."""
+    events = []
+    every = train(quick_config("train.epochs=3", "train.checkpoint_every=0"), events.append, runs_dir=tmp_path / "a")
+    assert every.status == "completed", every.error
+    assert json.loads((every.run_dir / "status.json").read_text())["checkpoint_epoch"] == 3
+    steps = next(e.steps_per_epoch for e in events if isinstance(e, RunStarted))
+    assert _optimizer_steps(every.run_dir / "checkpoint.keras") == 3 * steps
+
+    hourly = train(quick_config("train.epochs=3", "train.checkpoint_every=3600"), runs_dir=tmp_path / "b")
+    assert hourly.status == "completed", hourly.error
+    assert not (hourly.run_dir / "checkpoint.keras").exists()
+    assert "checkpoint_epoch" not in json.loads((hourly.run_dir / "status.json").read_text())
+
+
+def test_stop_between_checkpoints_writes_the_last_completed_epoch(tmp_path):
+    """The skipped epoch's snapshot is what a stop writes; the evaluated model is not rolled back."""
+    stop = threading.Event()
+    steps = []
+
+    def on_event(event):
+        if isinstance(event, RunStarted):
+            steps.append(event.steps_per_epoch)
+        if isinstance(event, BatchEnd) and event.epoch == 3:
+            stop.set()
+
+    result = train(quick_config("train.epochs=5", "train.checkpoint_every=3600"), on_event, stop, runs_dir=tmp_path)
+    assert result.status == "stopped"
+    assert json.loads((result.run_dir / "status.json").read_text())["checkpoint_epoch"] == 2
+    assert _optimizer_steps(result.run_dir / "checkpoint.keras") == 2 * steps[0]
+    assert _optimizer_steps(result.run_dir / "model.keras") > 2 * steps[0]  # trained into epoch 3, as evaluated
+    second = resume(RunStore(tmp_path).get(result.run_id))
+    assert second.status == "completed", second.error
+    assert [row["epoch"] for row in RunStore(tmp_path).get(result.run_id).history()] == [1, 2, 3, 4, 5]
+
+
 def test_mixed_precision_option_trains(tmp_path):
     result = train(quick_config("train.epochs=1", "train.mixed_precision=true", "train.save_model=false"),
                    runs_dir=tmp_path)

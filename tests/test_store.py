@@ -183,6 +183,16 @@ def test_atomic_writes_leave_no_temp_files(store: RunStore) -> None:
     ]
 
 
+def test_reopening_a_killed_run_removes_its_half_written_temp_files(store: RunStore) -> None:
+    writer = store.create(_config())
+    # what a SIGKILL inside atomic_write_with leaves: a dot-named temp beside the real file
+    (writer.path / ".checkpoint.k2j_9x.tmp.keras").write_bytes(b"PK half a zip")
+    (writer.path / ".status.abc123.tmp.json").write_text("{", encoding="utf-8")
+    (writer.path / "notes.tmp.txt").write_text("the user's own file", encoding="utf-8")
+    store.open_writer(store.get(writer.run_id))
+    assert sorted(p.name for p in writer.path.iterdir()) == ["config.toml", "history.csv", "notes.tmp.txt", "status.json"]
+
+
 def test_finish_rejects_a_non_final_state(store: RunStore) -> None:
     writer = store.create(_config())
     with pytest.raises(ValueError):

@@ -177,7 +177,10 @@ class TrainConfig(_Section):
     save_model: bool = True
     """Save the trained model as model.keras in the run folder."""
     checkpoint: bool = True
-    """Checkpoint model and optimizer after every epoch (what `cnn-tui resume` continues from)."""
+    """Checkpoint model and optimizer at epoch ends (what `cnn-tui resume` continues from)."""
+    checkpoint_every: float = Field(30.0, ge=0.0, le=86400.0)
+    """Seconds of training between two checkpoints, written at the first epoch end after
+    that long (0 = every epoch). A stop or failure writes the last completed epoch anyway."""
 
     @model_validator(mode="after")
     def _one_lr_policy(self) -> "TrainConfig":

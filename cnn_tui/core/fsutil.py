@@ -33,6 +33,21 @@ def atomic_write_with(path: str | os.PathLike, write: Callable[[Path], None]) ->
     return target
 
 
+def remove_stale_temps(folder: str | os.PathLike) -> list[str]:
+    """Delete the temporary files :func:`atomic_write_with` leaves when its process is killed
+    mid-write (``.<stem>.<random>.tmp<suffix>``); only call it on a folder no live process is
+    writing. Returns the names removed."""
+    removed = []
+    for tmp in Path(folder).glob(".*.*.tmp*"):
+        if tmp.is_file():
+            try:
+                tmp.unlink()
+                removed.append(tmp.name)
+            except OSError:
+                pass
+    return removed
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically, flushed and fsynced before the rename."""
 

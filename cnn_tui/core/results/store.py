@@ -31,7 +31,7 @@ from typing import Any
 
 from cnn_tui.core.config import ExperimentConfig, config_from_dict, to_toml
 from cnn_tui.core.errors import CnnTuiError, RunStoreError
-from cnn_tui.core.fsutil import atomic_write_json, atomic_write_text, atomic_write_with
+from cnn_tui.core.fsutil import atomic_write_json, atomic_write_text, atomic_write_with, remove_stale_temps
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
 STATES = ("running", "completed", "stopped", "failed", "crashed", "damaged")
@@ -331,6 +331,7 @@ class RunStore:
     def open_writer(self, run: RunInfo) -> RunWriter:
         """A writer for an existing run (to resume it): marks it running in this process."""
         status = run.status
+        remove_stale_temps(run.path)  # half-written files of the process that died
         writer = RunWriter(run.path, status)
         writer.update_status(state="running", finished=None, error=None, pid=os.getpid(), host=socket.gethostname())
         return writer

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
@@ -45,6 +45,7 @@ from cnn_tui.tui.messages import (
     event_message,
 )
 from cnn_tui.tui.experiment_runner import ExperimentRunner
+from cnn_tui.tui.gc_policy import QuietCollector
 from cnn_tui.tui.setup import SetupScreen
 
 if TYPE_CHECKING:
@@ -141,6 +142,8 @@ class CnnTuiApp(ExperimentRunner, App):
         self._quitting = False
         self._runs_mode = False
         self._results_screen: tuple[Path, tuple, Screen] | None = None
+        self.collector = QuietCollector()
+        """Full garbage collections between key presses (see :mod:`cnn_tui.tui.gc_policy`)."""
 
     # -- lifecycle ------------------------------------------------------------------------
     def get_driver_class(self) -> type:
@@ -157,6 +160,13 @@ class CnnTuiApp(ExperimentRunner, App):
 
     def on_mount(self) -> None:
         self.refresh_train_label()
+        self.collector.start()
+        self.set_interval(1.0, self.collector.tick)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.collector.input()
+        await super().on_event(event)
 
     def first_paint(self) -> None:
         """Called by the Setup screen after its first refresh (time-to-first-paint)."""
@@ -173,6 +183,7 @@ class CnnTuiApp(ExperimentRunner, App):
         # Threads cannot be killed: make sure a run still going ends so the process can exit.
         self._stop.set()
         self._pause.clear()
+        self.collector.stop()
 
     @work(thread=True, group="tfimport", exit_on_error=False)
     def _preload_tf(self) -> None:

@@ -105,7 +105,10 @@ async def test_engine_error_is_a_notification_not_a_crash(make_app):
         await _start(app, pilot)
         assert await wait_for(lambda: _finished(app))
         assert app.monitor.status == "failed"
-        assert any("no such folder" in n.message and n.severity == "error" for n in app._notifications)
+        # notify() posts a message: the toast may land a moment after the run reads as failed
+        assert await wait_for(
+            lambda: any("no such folder" in n.message and n.severity == "error" for n in app._notifications)
+        )
         assert app.is_running
         # the app still trains afterwards
         engine.raise_error = None

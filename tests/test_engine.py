@@ -166,19 +166,36 @@ def _optimizer_steps(path) -> int:
     return int(keras.ops.convert_to_numpy(keras.models.load_model(path, safe_mode=True).optimizer.iterations))
 
 
-def test_checkpoint_interval_skips_writes_on_short_epochs(tmp_path):
-    """checkpoint_every: every epoch at 0; none during a short completed run at an hour."""
-    events = []
-    every = train(quick_config("train.epochs=3", "train.checkpoint_every=0"), events.append, runs_dir=tmp_path / "a")
-    assert every.status == "completed", every.error
-    assert json.loads((every.run_dir / "status.json").read_text())["checkpoint_epoch"] == 3
-    steps = next(e.steps_per_epoch for e in events if isinstance(e, RunStarted))
-    assert _optimizer_steps(every.run_dir / "checkpoint.keras") == 3 * steps
+def test_checkpoint_interval_skips_writes_on_short_epochs(tmp_path, monkeypatch):
+    """checkpoint_every: every epoch at 0; none during a short run at an hour."""
+    stop = threading.Event()
+    steps = []
 
+    def on_event(event):
+        if isinstance(event, RunStarted):
+            steps.append(event.steps_per_epoch)
+        if isinstance(event, BatchEnd) and event.epoch == 3:
+            stop.set()
+
+    every = train(quick_config("train.epochs=5", "train.checkpoint_every=0"), on_event, stop, runs_dir=tmp_path / "a")
+    assert every.status == "stopped", every.error
+    assert json.loads((every.run_dir / "status.json").read_text())["checkpoint_epoch"] == 2
+    assert _optimizer_steps(every.run_dir / "checkpoint.keras") == 2 * steps[0]
+
+    written = []
+    import cnn_tui.core.engine.trainer as trainer
+
+    save = trainer._save_model
+    monkeypatch.setattr(trainer, "_save_model", lambda model, path: (written.append(path.name), save(model, path)))
     hourly = train(quick_config("train.epochs=3", "train.checkpoint_every=3600"), runs_dir=tmp_path / "b")
     assert hourly.status == "completed", hourly.error
-    assert not (hourly.run_dir / "checkpoint.keras").exists()
+    assert written == ["model.keras"]
     assert "checkpoint_epoch" not in json.loads((hourly.run_dir / "status.json").read_text())
+
+    written.clear()
+    done = train(quick_config("train.epochs=3", "train.checkpoint_every=0"), runs_dir=tmp_path / "c")
+    assert written == ["checkpoint.keras"] * 3 + ["model.keras"]
+    assert not (done.run_dir / "checkpoint.keras").exists(), "a completed run keeps no checkpoint"
 
 
 def test_stop_between_checkpoints_writes_the_last_completed_epoch(tmp_path):

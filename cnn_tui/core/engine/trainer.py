@@ -449,6 +449,13 @@ def _run(
         error = f"cannot write the run's status ({_os_error(exc)})"
         emit(RunFailed(run_id=writer.run_id, run_dir=writer.path, error=error))
         return RunResult(writer.run_id, writer.path, "failed", None, error)
+    if status == "completed":
+        # Only resume reads the checkpoint, and a completed run cannot be resumed: for a big
+        # model it would double the run's size on disk (model.keras holds the final state).
+        try:
+            (writer.path / CHECKPOINT_FILE).unlink(missing_ok=True)
+        except OSError:
+            pass
     emit(Evaluated(metrics))
     emit(RunFinished(run_id=writer.run_id, run_dir=writer.path, status=status, metrics=metrics))
     return RunResult(writer.run_id, writer.path, status, metrics, None)

@@ -8,6 +8,9 @@ Layout of ``runs/<yyyymmdd-hhmmss>-<name>-<shortid>/``::
     metrics.json     test metrics (atomic write)
     predictions.npz  test probabilities, labels, predictions
     model.keras      the trained model
+    samples.npz      the most confident misclassified test images (the gallery)
+    checkpoint.keras model + optimizer at the last checkpointed epoch (for resume; deleted
+                     when the run completes)
     tb/              TensorBoard logs
 
 A run whose status says ``running`` but whose process is gone is reported ``crashed``.

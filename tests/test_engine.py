@@ -167,24 +167,10 @@ def _optimizer_steps(path) -> int:
 
 
 def test_checkpoint_interval_skips_writes_on_short_epochs(tmp_path, monkeypatch):
-    """checkpoint_every: every epoch at 0; none during a short run at an hour."""
-    stop = threading.Event()
-    steps = []
-
-    def on_event(event):
-        if isinstance(event, RunStarted):
-            steps.append(event.steps_per_epoch)
-        if isinstance(event, BatchEnd) and event.epoch == 3:
-            stop.set()
-
-    every = train(quick_config("train.epochs=5", "train.checkpoint_every=0"), on_event, stop, runs_dir=tmp_path / "a")
-    assert every.status == "stopped", every.error
-    assert json.loads((every.run_dir / "status.json").read_text())["checkpoint_epoch"] == 2
-    assert _optimizer_steps(every.run_dir / "checkpoint.keras") == 2 * steps[0]
-
-    written = []
+    """checkpoint_every: a write every epoch at 0, none during a short run at an hour."""
     import cnn_tui.core.engine.trainer as trainer
 
+    written = []
     save = trainer._save_model
     monkeypatch.setattr(trainer, "_save_model", lambda model, path: (written.append(path.name), save(model, path)))
     hourly = train(quick_config("train.epochs=3", "train.checkpoint_every=3600"), runs_dir=tmp_path / "b")
@@ -198,8 +184,10 @@ def test_checkpoint_interval_skips_writes_on_short_epochs(tmp_path, monkeypatch)
     assert not (done.run_dir / "checkpoint.keras").exists(), "a completed run keeps no checkpoint"
 
 
-def test_stop_between_checkpoints_writes_the_last_completed_epoch(tmp_path):
-    """The skipped epoch's snapshot is what a stop writes; the evaluated model is not rolled back."""
+@pytest.mark.parametrize("every", [0, 3600])
+def test_stop_in_epoch_3_leaves_the_checkpoint_of_epoch_2(tmp_path, every):
+    """Written at epoch 2's end (every=0) or from its snapshot when the stop comes (every=3600);
+    either way the evaluated model is the one trained into epoch 3, not rolled back."""
     stop = threading.Event()
     steps = []
 
@@ -209,11 +197,11 @@ def test_stop_between_checkpoints_writes_the_last_completed_epoch(tmp_path):
         if isinstance(event, BatchEnd) and event.epoch == 3:
             stop.set()
 
-    result = train(quick_config("train.epochs=5", "train.checkpoint_every=3600"), on_event, stop, runs_dir=tmp_path)
+    result = train(quick_config("train.epochs=5", f"train.checkpoint_every={every}"), on_event, stop, runs_dir=tmp_path)
     assert result.status == "stopped"
     assert json.loads((result.run_dir / "status.json").read_text())["checkpoint_epoch"] == 2
     assert _optimizer_steps(result.run_dir / "checkpoint.keras") == 2 * steps[0]
-    assert _optimizer_steps(result.run_dir / "model.keras") > 2 * steps[0]  # trained into epoch 3, as evaluated
+    assert _optimizer_steps(result.run_dir / "model.keras") > 2 * steps[0]
     second = resume(RunStore(tmp_path).get(result.run_id))
     assert second.status == "completed", second.error
     assert [row["epoch"] for row in RunStore(tmp_path).get(result.run_id).history()] == [1, 2, 3, 4, 5]

@@ -27,6 +27,7 @@ from cnn_tui.tui.messages import DatasetFacts, SummaryReady
 from cnn_tui.tui.widgets.config_fields import (
     PRESET_BLOCKS,
     ConfigField,
+    LabeledRow,
     config_value,
     control_id,
     field_sections,
@@ -39,6 +40,8 @@ BUILTIN_DATASETS = ("digits", "fashion_mnist", "mnist", "cifar10", "cifar100")
 OTHER_DATASET = "other (folder:PATH / arrays:PATH)"
 VALIDATE_DELAY = 0.15
 """Seconds of quiet after a change before the config is re-validated and re-planned."""
+FIRST_PAINT_FALLBACK = 3.0
+"""Seconds after mount at which the after-first-paint work starts if no frame was seen."""
 
 
 class SetupScreen(Screen):
@@ -72,54 +75,85 @@ class SetupScreen(Screen):
         self._summary_key: Any = None
         self._facts_pending: set[str] = set()
         self._loading = False
+        self._first_paint_done = False
 
     # -- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        docs = field_docs()
+        # The start-up preset is read before composing, so every control is created with
+        # its value: setting values after mount restyles the changed widgets (classes such
+        # as -on and -disabled), which the first paint would wait for.
+        self._read_presets()
+        self._load_initial_preset()
+        config, docs = self.base, field_docs()
+        dataset = config.data.dataset
+        custom = Input("" if dataset in BUILTIN_DATASETS else dataset,
+                       placeholder="folder:/path/to/images or arrays:/path/data.npz", id="dataset-custom", compact=True)
+        custom.display = dataset not in BUILTIN_DATASETS
+        names = [p.name for p in self.presets]
         yield Header()
         with Horizontal(id="setup-body"):
             with VerticalScroll(id="setup-form"):
                 yield Label("Experiment", classes="section-title")
-                with Horizontal(classes="field-row"):
-                    yield Label("preset", classes="field-label")
-                    yield Select([], prompt="(custom config)", id="preset-select", compact=True)
-                yield Static("", id="preset-description", classes="field-note")
-                with Horizontal(classes="field-row"):
-                    yield Label("dataset", classes="field-label")
-                    yield Select(
-                        [(d, d) for d in (*BUILTIN_DATASETS, OTHER_DATASET)],
-                        value="digits", allow_blank=False, id="dataset-select", compact=True,
-                    )
-                yield Input("", placeholder="folder:/path/to/images or arrays:/path/data.npz",
-                            id="dataset-custom", compact=True)
+                yield LabeledRow("preset", Select(
+                    [(n, n) for n in names], prompt="(custom config)", id="preset-select", compact=True,
+                    value=self.preset_name if self.preset_name in names else Select.NULL,
+                ), classes="field-row")
+                yield Static(self._preset_description(), id="preset-description", classes="field-note")
+                yield LabeledRow("dataset", Select(
+                    [(d, d) for d in (*BUILTIN_DATASETS, OTHER_DATASET)],
+                    value=dataset if dataset in BUILTIN_DATASETS else OTHER_DATASET,
+                    allow_blank=False, id="dataset-select", compact=True,
+                ), classes="field-row")
+                yield custom
                 yield Static("", id="dataset-facts", classes="field-note")
                 for title, specs in field_sections():
                     yield Label(title, classes="section-title")
                     for spec in specs:
-                        yield ConfigField(spec, config_value(self.base, spec.key), tooltip=docs.get(spec.key, {}).get("doc", ""))
+                        yield ConfigField(spec, self._shown_value(config, spec.key),
+                                          tooltip=docs.get(spec.key, {}).get("doc", ""))
             with Vertical(id="setup-side"):
                 yield ModelSummaryView(id="model-summary")
                 yield Static("", id="setup-status")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#dataset-custom").display = False
-        self.refresh_presets()
-        app = self.app
+        self.app.refresh_train_label()
+        self.app.call_after_refresh(self.schedule_validate)
+        # In case the hook below never sees the frame (Textual internals changed).
+        self.set_timer(FIRST_PAINT_FALLBACK, self._after_first_paint)
+
+    def _compositor_refresh(self) -> None:
+        super()._compositor_refresh()
+        # Textual composes this screen inside the app's start-up batch, and the refresh
+        # made there is thrown away (App._display draws nothing while a batch is open):
+        # the first refresh after the batch is the first frame the terminal gets. Only
+        # then may the after-paint work start -- the facts worker and the TensorFlow
+        # import hold the GIL, and the frame still has to be written.
+        if not self._first_paint_done and self.is_current and not getattr(self.app, "_batch_count", 0):
+            self.call_later(self._after_first_paint)
+
+    def _load_initial_preset(self) -> None:
         default = self._default_preset()
-        initial = getattr(app, "initial_preset", None) or default
-        if not self.load_preset(initial) and initial != default:
-            self.load_preset(default)
-        self.call_after_refresh(self._after_first_paint)
+        initial = getattr(self.app, "initial_preset", None) or default
+        config = self._resolve_preset(initial)
+        if config is None and initial != default:
+            initial, config = default, self._resolve_preset(default)
+        if config is not None:
+            self._set_base(initial, config)
 
     def _after_first_paint(self) -> None:
+        if self._first_paint_done:
+            return
+        self._first_paint_done = True
         first_paint = getattr(self.app, "first_paint", None)
         if first_paint is not None:
             first_paint()
         # Focus only now: focusing restyles the whole form (:focus-within on its
-        # containers), which before the first paint doubled the CSS work on ~800 widgets.
+        # containers), which before the first paint doubled the CSS work on the form.
+        # No scrolling: the select is at the top, and a scroll-to-centre check made before
+        # the form's layout has settled would scroll the form for nothing.
         if self.focused is None:
-            self.query_one("#preset-select").focus()
+            self.set_focus(self.query_one("#preset-select"), scroll_visible=False)
         self.load_facts(list(BUILTIN_DATASETS), with_architectures=True)
 
     @property
@@ -138,8 +172,7 @@ class SetupScreen(Screen):
             return "digits-quick"
         return DEFAULT_PRESET
 
-    def refresh_presets(self) -> None:
-        """Re-read the preset list (built-in + user dir) into the preset select."""
+    def _read_presets(self) -> None:
         try:
             from cnn_tui.core.presets import list_presets
 
@@ -149,27 +182,40 @@ class SetupScreen(Screen):
         except CnnTuiError as exc:
             self.presets = []
             self.notify(str(exc), severity="error")
+
+    def refresh_presets(self) -> None:
+        """Re-read the preset list (built-in + user dir) into the preset select."""
+        self._read_presets()
         select = self.query_one("#preset-select", Select)
         with self.prevent(Select.Changed):
             select.set_options([(p.name, p.name) for p in self.presets])
             if any(p.name == self.preset_name for p in self.presets):
                 select.value = self.preset_name
 
-    def load_preset(self, spec: str) -> bool:
-        """Load a preset (name or TOML path) as the base config and show its values."""
+    def _resolve_preset(self, spec: str) -> ExperimentConfig | None:
+        """The config of a preset (name or TOML path); None (and a notification) if refused."""
         try:
             from cnn_tui.core import presets as presets_mod
 
             resolve = getattr(presets_mod, "resolve_spec", None) or presets_mod.load_preset
-            config = resolve(spec, self.app.user_presets_dir)
+            return resolve(spec, self.app.user_presets_dir)
         except ImportError:
-            config = ExperimentConfig()
+            return ExperimentConfig()
         except CnnTuiError as exc:
             self.notify(str(exc), severity="error", title="Preset")
-            return False
+            return None
+
+    def _set_base(self, spec: str, config: ExperimentConfig) -> None:
         self.base = config
         is_path = "/" in spec or spec.endswith(".toml")
         self.preset_name = config.name if is_path else spec
+
+    def load_preset(self, spec: str) -> bool:
+        """Load a preset (name or TOML path) as the base config and show its values."""
+        config = self._resolve_preset(spec)
+        if config is None:
+            return False
+        self._set_base(spec, config)
         self._show_config(config)
         select = self.query_one("#preset-select", Select)
         with self.prevent(Select.Changed):
@@ -180,20 +226,28 @@ class SetupScreen(Screen):
         self.app.call_after_refresh(self.schedule_validate)
         return True
 
-    def _update_preset_description(self) -> None:
+    def _preset_description(self) -> str:
         desc = self.base.description or next(
             (p.description for p in self.presets if p.name == self.preset_name), "")
-        self.query_one("#preset-description", Static).update(f"[dim]{escape(desc)}[/]" if desc else "")
+        return f"[dim]{escape(desc)}[/]" if desc else ""
+
+    def _update_preset_description(self) -> None:
+        self.query_one("#preset-description", Static).update(self._preset_description())
+
+    @staticmethod
+    def _shown_value(config: ExperimentConfig, key: str) -> Any:
+        """What a field shows for ``config``: the architecture of a preset with its own
+        block list is :data:`PRESET_BLOCKS`."""
+        if key == "model.architecture" and config.model.blocks:
+            return PRESET_BLOCKS
+        return config_value(config, key)
 
     def _show_config(self, config: ExperimentConfig) -> None:
         arch = self.field("model.architecture")
         if not config.model.blocks and PRESET_BLOCKS in arch.choices:
             arch.set_choices([c for c in arch.choices if c != PRESET_BLOCKS])
         for f in self.fields:
-            if f.key == "model.architecture" and config.model.blocks:
-                f.set_value(PRESET_BLOCKS)
-            else:
-                f.set_value(config_value(config, f.key))
+            f.set_value(self._shown_value(config, f.key))
         spec = config.data.dataset
         custom = self.query_one("#dataset-custom", Input)
         select = self.query_one("#dataset-select", Select)

@@ -36,6 +36,7 @@ def test_setup_screen_with_an_invalid_field_snapshot(make_app, snap_compare):
         field.control.value = "1.5"
         assert await wait_for(lambda: field.has_class("-invalid"))
         await pilot.press("f5")  # refused: a notification says why
+        assert await wait_for(lambda: bool(app.screen.query("Toast")))  # shown, not just queued
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -1,20 +1,24 @@
 """One widget per config toggle on the Setup screen, with its error line.
 
 A :class:`ConfigField` shows a label, a control (checkbox, select or input) and, when the
-value is refused, the reason right under it. It knows its dotted config key and turns the
-control's state into an override value; validation itself is the core's
-(:func:`cnn_tui.core.config.apply_overrides`), so the messages are the CLI's messages.
+value is refused, the reason right under it -- in as few widgets as it can: the label and
+the reason are drawn by the row itself, only the controls are widgets. It knows its
+dotted config key and turns the control's state into an override value; validation
+itself is the core's (:func:`cnn_tui.core.config.apply_overrides`), so the messages are
+the CLI's messages.
 """
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from rich.markup import escape
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Checkbox, Input, Label, Select, Static
+from textual.content import Content
+from textual.geometry import Size
+from textual.widget import Widget
+from textual.widgets import Checkbox, Input, Select
 
 from cnn_tui.core.config import ExperimentConfig, apply_overrides, field_docs, parse_override
 from cnn_tui.core.errors import ConfigError
@@ -61,28 +65,71 @@ def format_value(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-class ConfigField(Vertical):
-    """Label + control + error line for one config key."""
+class LabeledRow(Widget):
+    """A form row: a label drawn by the row itself, then its controls side by side.
 
+    The label is part of the row's own rendering (under the children; the first one,
+    class ``-lead``, starts at column 16), not a ``Label`` widget: the Setup form has
+    dozens of rows, and every widget less is less styling and layout before the first
+    paint.
+    """
+
+    COMPONENT_CLASSES = {"labeled-row--label"}
     DEFAULT_CSS = """
-    ConfigField { height: auto; }
-    ConfigField > .field-row { height: 1; }
-    ConfigField .field-label { width: 16; color: $text-muted; }
-    ConfigField Input, ConfigField Select { width: 1fr; }
+    LabeledRow { layout: horizontal; height: auto; }
+    LabeledRow > .-lead { margin-left: 16; }
+    LabeledRow Input, LabeledRow Select { width: 1fr; }
+    LabeledRow > .labeled-row--label { color: $text-muted; }
+    """
+
+    def __init__(self, label: str, *children: Widget, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(*children, id=id, classes=classes)
+        self.label = label
+        if children:
+            children[0].add_class("-lead")
+
+    def render(self) -> Content:
+        return Content.styled(self.label, self.get_visual_style("labeled-row--label", partial=True))
+
+
+class ConfigField(LabeledRow):
+    """Label + control for one config key, and the refusal's reason under it when there is one.
+
+    The reason is drawn by the row too, on the lines under the controls (the row grows).
+    """
+
+    COMPONENT_CLASSES = {"config-field--error"}
+    DEFAULT_CSS = """
     ConfigField Checkbox { border: none; padding: 0; height: 1; width: 8; background: transparent; }
-    ConfigField > .field-error { display: none; color: $error; padding-left: 16; height: auto; }
-    ConfigField.-invalid > .field-error { display: block; }
-    ConfigField.-invalid .field-label { color: $error; text-style: bold; }
+    ConfigField.-invalid > .labeled-row--label { color: $error; text-style: bold; }
+    ConfigField > .config-field--error { color: $error; }
     """
 
     def __init__(self, spec: FieldSpec, value: Any = None, *, tooltip: str = "") -> None:
-        super().__init__(id="field-" + control_id(spec.key)[2:], classes="config-field")
+        super().__init__(spec.label, id="field-" + control_id(spec.key)[2:], classes="config-field")
         self.spec = spec
         self._initial = value
         self._tooltip = tooltip
         self.error: str | None = None
+        """Why the value is refused (shown under the controls), or None."""
         self.choices: list[str] = list(spec.choices)
         self._last_on: Any = None
+
+    def _error_lines(self, width: int) -> list[str]:
+        if not self.error:
+            return []
+        return textwrap.wrap(self.error, max(width - 16, 8)) or [""]
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return 1 + len(self._error_lines(width))
+
+    def render(self) -> Content:
+        label = super().render()
+        if not self.error:
+            return label
+        style = self.get_visual_style("config-field--error", partial=True)
+        lines = [Content.styled(" " * 16 + line, style) for line in self._error_lines(self.size.width)]
+        return Content("\n").join([label, *lines])
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         # The checkbox says on/off; a toggle's switch also enables its strength input (the
@@ -108,27 +155,25 @@ class ConfigField(Vertical):
 
     def compose(self) -> ComposeResult:
         spec, cid = self.spec, control_id(self.spec.key)
-        with Horizontal(classes="field-row"):
-            yield Label(spec.label, classes="field-label")
-            if spec.kind == "bool":
-                on = bool(self._initial)
-                control: Any = Checkbox(_on_off(on), on, id=cid, compact=True)
-            elif spec.kind == "choice":
-                if self._initial is not None and str(self._initial) not in self.choices:
-                    self.choices.append(str(self._initial))
-                value = str(self._initial) if self._initial is not None else self.choices[0]
-                control = Select([(c, c) for c in self.choices], value=value, allow_blank=False, id=cid, compact=True)
-            elif spec.kind == "toggle":
-                on = bool(self._initial)
-                yield Checkbox(_on_off(on), on, id=cid + "-on", compact=True, classes="toggle-on")
-                text = format_value(self._initial) if on else ""
-                control = Input(text, placeholder=spec.hint, id=cid, compact=True, disabled=not on)
-            else:
-                control = Input(format_value(self._initial), placeholder=spec.hint, id=cid, compact=True)
-            if self._tooltip:
-                control.tooltip = self._tooltip
-            yield control
-        yield Static("", classes="field-error")
+        if spec.kind == "bool":
+            on = bool(self._initial)
+            control: Any = Checkbox(_on_off(on), on, id=cid, compact=True, classes="-lead")
+        elif spec.kind == "choice":
+            if self._initial is not None and str(self._initial) not in self.choices:
+                self.choices.append(str(self._initial))
+            value = str(self._initial) if self._initial is not None else self.choices[0]
+            control = Select([(c, c) for c in self.choices], value=value, allow_blank=False, id=cid, compact=True,
+                             classes="-lead")
+        elif spec.kind == "toggle":
+            on = bool(self._initial)
+            yield Checkbox(_on_off(on), on, id=cid + "-on", compact=True, classes="toggle-on -lead")
+            text = format_value(self._initial) if on else ""
+            control = Input(text, placeholder=spec.hint, id=cid, compact=True, disabled=not on)
+        else:
+            control = Input(format_value(self._initial), placeholder=spec.hint, id=cid, compact=True, classes="-lead")
+        if self._tooltip:
+            control.tooltip = self._tooltip
+        yield control
 
     @property
     def control(self) -> Any:
@@ -201,9 +246,12 @@ class ConfigField(Vertical):
 
     def set_error(self, message: str | None) -> None:
         """Flag the field with ``message`` (None clears it)."""
+        message = message or None
+        if message == self.error:
+            return
         self.error = message
         self.set_class(bool(message), "-invalid")
-        self.query_one(".field-error", Static).update(escape(message or ""))
+        self.refresh(layout=True)
 
 
 # ---------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Select, Static, TabbedContent
 from cnn_tui.tui.results import ResultsScreen
 from cnn_tui.tui.widgets.confusion import ConfusionMatrix, cell_colour
 from cnn_tui.tui.widgets.curves import CurvePlot
-from cnn_tui.tui.widgets.gallery import SampleGallery, SampleTile, display_size
+from cnn_tui.tui.widgets.gallery import SampleGallery, SampleTile, display_size, halfblock_pixels
 
 
 class ScreenApp(App):
@@ -210,6 +210,24 @@ def test_display_size():
     assert display_size(28, 28) == (28, 28)
     assert display_size(32, 32) == (32, 32)
     assert display_size(64, 128) == (16, 32)
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (8, 8), (7, 5), (32, 32, 3), (9, 15, 4)])
+def test_halfblock_pixels_draw_what_rich_pixels_draws(shape):
+    import numpy as np
+    from PIL import Image
+    from rich_pixels import Pixels
+
+    rng = np.random.default_rng(len(shape) * 100 + shape[0])
+    arr = rng.integers(0, 256, shape, dtype=np.uint8)
+    if len(shape) == 3 and shape[2] == 4:
+        arr[..., 3] = rng.integers(0, 2, shape[:2]) * 255  # some fully transparent pixels
+    arr[0, :] = arr[1, :] = arr[0, 0]  # repeated cells (the cache)
+    image = Image.fromarray(arr, mode="L" if len(shape) == 2 else {3: "RGB", 4: "RGBA"}[shape[2]])
+    want = Pixels.from_image(image)._segments.segments
+    got = halfblock_pixels(image)._segments.segments
+    assert got == want
+    assert [repr(s.style) for s in got] == [repr(s.style) for s in want]
 
 
 def test_snapshot_results(runs, snap_compare):

@@ -48,14 +48,22 @@ class ModelSummaryView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("Model summary: waiting for the dataset facts...", id="summary-caption")
-        table: DataTable = DataTable(id="summary-table", cursor_type="row", zebra_stripes=True)
-        yield table
 
-    def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns(*COLUMNS)
+    def _table(self) -> DataTable:
+        """The table, mounted on first use: the Setup screen's first frame only shows the
+        caption (the facts are looked up after it), so it need not style a DataTable."""
+        tables = self.query(DataTable)
+        if tables:
+            return tables.first(DataTable)
+        table: DataTable = DataTable(id="summary-table", cursor_type="row", zebra_stripes=True)
+        self.mount(table)
+        return table
 
     def _fill(self, rows: list[tuple[str, ...]]) -> None:
-        table = self.query_one(DataTable)
+        if not rows and not self.query(DataTable):
+            self.rows = rows
+            return
+        table = self._table()
         table.clear(columns=True)  # new columns: widths fit these rows, not the last ones
         # Explicit widths: DataTable would otherwise widen auto columns only when idle, and
         # a frame drawn before that (a busy CPU) shows every column cut to its header.

@@ -239,6 +239,19 @@ class CnnTuiApp(ExperimentRunner, App):
             return None
         return stack[0] if stack else None  # type: ignore[return-value]
 
+    @property
+    def _background_screens(self) -> list[Screen]:
+        # Textual counts the screen right under the top one as visible even when the top
+        # screen is opaque: that screen keeps laying out and painting, and each of its
+        # repaints repaints the whole top screen (App.screen.refresh with its dirty
+        # regions). Under the Results screen that is the Training screen, whose plots
+        # redraw 4 times a second while a run trains: 4 full repaints a second of the
+        # Results screen, in the way of its keys. Nothing under an opaque screen shows.
+        stack = self._screen_stack
+        if stack and stack[-1].styles.background.a >= 1:
+            return []
+        return super()._background_screens
+
     def _goto(self, mode: str) -> None:
         """Show a mode's base screen (pops what was pushed over it, e.g. a Results screen
         left open there before switching away)."""

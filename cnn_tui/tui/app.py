@@ -46,7 +46,7 @@ from cnn_tui.tui.messages import (
 )
 from cnn_tui.tui.experiment_runner import ExperimentRunner
 from cnn_tui.tui.gc_policy import QuietCollector
-from cnn_tui.tui.prewarm import mark_styled, prewarm_modes
+from cnn_tui.tui.prewarm import PAUSE_SECONDS, mark_styled, prewarm_modes, prewarm_screen
 from cnn_tui.tui.setup import SetupScreen
 
 if TYPE_CHECKING:
@@ -67,6 +67,14 @@ def _folder_stamp(run_dir: Path) -> tuple:
         return tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in run_dir.iterdir()))
     except OSError:
         return ()
+
+
+def _same_path(path: Path) -> Path:
+    """``path`` made absolute and resolved, to compare two spellings of one folder."""
+    try:
+        return Path(path).resolve()
+    except OSError:
+        return Path(path).absolute()
 
 
 def _training_screen() -> Screen:
@@ -224,7 +232,14 @@ class CnnTuiApp(ExperimentRunner, App):
 
     def _prewarm_screens(self) -> None:
         modes = ["training", "runs"] if self._ensure_runs_mode() else ["training"]
-        self.run_worker(prewarm_modes(self, modes), group="prewarm", exclusive=True, exit_on_error=False)
+        self.run_worker(self._prewarm(modes), group="prewarm", exclusive=True, exit_on_error=False)
+
+    async def _prewarm(self, modes: list[str]) -> None:
+        await prewarm_modes(self, modes)
+        run_dir = self._results_run_dir(quiet=True)
+        if run_dir is not None:
+            await asyncio.sleep(PAUSE_SECONDS)
+            await self._prebuild_results(run_dir)
 
     # -- screens --------------------------------------------------------------------------
     @property
@@ -292,16 +307,53 @@ class CnnTuiApp(ExperimentRunner, App):
         return True
 
     def action_results(self) -> None:
-        run_dir = self.last_run_dir
-        if run_dir is None:
-            try:
-                from cnn_tui.core.results.store import RunStore
+        run_dir = self._results_run_dir()
+        if run_dir is not None:
+            self.open_results(run_dir)
 
-                run_dir = RunStore(self.runs_dir).get("latest").path
-            except CnnTuiError as exc:
+    def _results_run_dir(self, *, quiet: bool = False) -> Path | None:
+        """The run r shows: the last one this app ran, else the latest stored."""
+        if self.last_run_dir is not None:
+            return self.last_run_dir
+        try:
+            from cnn_tui.core.results.store import RunStore
+
+            return RunStore(self.runs_dir).get("latest").path
+        except CnnTuiError as exc:
+            if not quiet:
                 self.notify(str(exc), severity="warning")
-                return
-        self.open_results(run_dir)
+            return None
+
+    def _cached_results_screen(self, run_dir: Path, stamp: tuple) -> Screen | None:
+        """The Results screen built for ``run_dir`` when the folder is unchanged since
+        (same ``stamp``) and the screen is not shown."""
+        cached = self._results_screen
+        if cached is not None and cached[:2] == (_same_path(run_dir), stamp) and not self._in_a_stack(cached[2]):
+            return cached[2]
+        return None
+
+    async def _prebuild_results(self, run_dir: Path) -> bool:
+        """Build the Results screen of ``run_dir`` out of sight, so that r shows it at once
+        (see :func:`cnn_tui.tui.prewarm.prewarm_screen`); only for a completed run."""
+        try:
+            from cnn_tui.tui.results import ResultsScreen, load_run
+
+            run = load_run(run_dir)
+        except (ImportError, CnnTuiError):
+            return False
+        if run.state != "completed" or run.metrics is None:
+            return False  # nothing worth it, and no error toast for a run nobody asked for
+        run_dir = Path(run_dir)
+        stamp = _folder_stamp(run_dir)
+        if self._cached_results_screen(run_dir, stamp) is not None or self._quitting:
+            return False
+        if self._results_screen is not None and self._in_a_stack(self._results_screen[2]):
+            return False  # a Results screen is shown: leave it be
+        screen = ResultsScreen(run_dir)
+        self._forget_results_screen()
+        self.install_screen(screen, name=RESULTS_SCREEN_NAME)
+        self._results_screen = (_same_path(run_dir), stamp, screen)
+        return await prewarm_screen(self, screen)
 
     def open_results(self, run_dir: Path) -> None:
         """Push the Results screen for ``run_dir`` (TUI-B's screen, if present)."""
@@ -312,11 +364,11 @@ class CnnTuiApp(ExperimentRunner, App):
             return
         run_dir = Path(run_dir)
         stamp = _folder_stamp(run_dir)
-        cached = self._results_screen
-        if cached is not None and cached[:2] == (run_dir, stamp) and not self._in_a_stack(cached[2]):
+        cached = self._cached_results_screen(run_dir, stamp)
+        if cached is not None:
             # Same run folder, unchanged since: show the screen built last time (composing
             # it and re-reading the run costs ~0.25 s a press of r).
-            self.push_screen(cached[2])
+            self.push_screen(cached)
             return
         try:
             screen = ResultsScreen(run_dir)
@@ -325,7 +377,7 @@ class CnnTuiApp(ExperimentRunner, App):
             return
         self._forget_results_screen()
         self.install_screen(screen, name=RESULTS_SCREEN_NAME)
-        self._results_screen = (run_dir, stamp, screen)
+        self._results_screen = (_same_path(run_dir), stamp, screen)
         self.push_screen(screen)
 
     def _in_a_stack(self, screen: Screen) -> bool:
@@ -558,6 +610,10 @@ class CnnTuiApp(ExperimentRunner, App):
                 self.open_results(Path(run_dir))
             else:
                 self.notify(f"Run {status}: press r for its results.", title="Training")
+                if self.PREWARM_SCREENS:
+                    self.run_worker(
+                        self._prebuild_results(Path(run_dir)), group="prewarm", exclusive=True, exit_on_error=False
+                    )
 
     def _training_error(self, error: BaseException | None) -> None:
         if isinstance(error, CnnTuiError):

@@ -44,3 +44,40 @@ async def test_no_prebuilding_when_turned_off(make_app):
         assert not _built(app, "training") and not _built(app, "runs")
         await pilot.press("t")
         assert await wait_for(lambda: app.screen.id == "training")
+
+
+async def test_results_of_the_latest_run_are_prebuilt_and_rebuilt_when_the_folder_changes(make_app, runs_dir):
+    from canned import RUN_A, make_run
+
+    from cnn_tui.tui.results import ResultsScreen
+    from cnn_tui.tui.widgets.gallery import SampleGallery
+
+    run = make_run(runs_dir, RUN_A, name="baseline")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(lambda: app._results_screen is not None and app._results_screen[2].is_mounted)
+        prebuilt = app._results_screen[2]
+        assert await wait_for(lambda: bool(prebuilt.query_one(SampleGallery).samples))
+        assert isinstance(app.screen, SetupScreen)  # built out of sight
+        await pilot.press("r")
+        assert await wait_for(lambda: isinstance(app.screen, ResultsScreen))
+        assert app.screen is prebuilt and prebuilt.run is not None and prebuilt.run.name == "baseline"
+        await pilot.press("escape")
+        assert await wait_for(lambda: isinstance(app.screen, SetupScreen))
+        # The folder changes: r builds the screen again from what is there now.
+        (run / "extra.txt").write_text("x", encoding="utf-8")
+        await pilot.press("r")
+        assert await wait_for(lambda: isinstance(app.screen, ResultsScreen))
+        assert app.screen is not prebuilt
+
+
+async def test_no_results_prebuilt_for_a_run_without_metrics(make_app, runs_dir):
+    from canned import RUN_STOPPED, make_run
+
+    make_run(runs_dir, RUN_STOPPED, name="stopped", state="stopped", evaluated=False, epochs=2)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(lambda: _built(app, "training") and _built(app, "runs"))
+        await pilot.pause(0.5)
+        assert app._results_screen is None
+        assert not app._notifications  # nothing said about a run nobody asked for

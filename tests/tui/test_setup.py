@@ -91,8 +91,8 @@ async def test_bad_dropout_is_flagged_at_the_field_and_training_refused(make_app
         field = app.setup_screen.field("model.dropout")
         assert await wait_for(lambda: field.has_class("-invalid"))
         assert "less than 1" in _shown_error(field)
-        await pilot.pause()
-        assert field.region.height == 2  # the row grew a line for the reason
+        # the row grows a line for the reason (at the next layout pass: wait for it)
+        assert await wait_for(lambda: field.region.height == 2), field.region
         await pilot.press("f5")
         await pilot.pause()
         assert engine.calls == []

@@ -357,8 +357,8 @@ ALL_AUGMENT = AugmentConfig(hflip=True, vflip=True, rot90=True, rotation=20, shi
 def test_augmentation_only_in_training(keras):
     model = build_model(custom("flatten"), DataConfig(augment=ALL_AUGMENT), (8, 8, 3), 2, None, seed=0)
     names = layer_names(model)
-    for layer in ("augment_flip", "augment_rot90", "augment_rotation", "augment_shift", "augment_zoom",
-                  "augment_shear", "augment_brightness", "augment_contrast"):
+    for layer in ("augment_flip", "augment_rot90", "augment_affine", "augment_shear", "augment_brightness",
+                  "augment_contrast"):
         assert layer in names
     assert names.index("augment_contrast") < names.index("rescale")
     x = np.random.default_rng(1).integers(0, 256, size=(8, 8, 8, 3)).astype("uint8")
@@ -382,6 +382,33 @@ def test_rot90_rotates_each_image_by_a_multiple_of_90(keras):
     assert seen == {0, 1, 2, 3}
 
 
+def _affine_head(keras, **augment):
+    model = build_model(custom("flatten"), DataConfig(augment=AugmentConfig(**augment), normalization="none"),
+                        (9, 9, 1), 2, None, seed=3)
+    return _head(keras, model, "augment_affine")
+
+
+def test_affine_rotation_and_zoom_turn_about_the_centre(keras):
+    x = np.random.default_rng(4).integers(0, 256, size=(16, 9, 9, 1)).astype("uint8")
+    for augment in ({"rotation": 30}, {"zoom": 0.3}, {"rotation": 30, "zoom": 0.3}):
+        out = np.asarray(_affine_head(keras, **augment)(x, training=True))
+        assert np.allclose(out[:, 4, 4], x[:, 4, 4], atol=1e-3), augment  # the centre stays put
+        changed = np.abs(out - x).reshape(16, -1).max(axis=1) > 1.0
+        assert changed.sum() >= 14, augment  # and (nearly) every image moved
+        assert np.allclose(np.asarray(_affine_head(keras, **augment)(x, training=False)), x)
+
+
+def test_affine_shift_moves_each_image_by_at_most_the_fraction(keras):
+    cols = np.broadcast_to(np.arange(9, dtype="float32") * 20, (9, 9))
+    x = np.broadcast_to(cols[None, :, :, None], (32, 9, 9, 1)).astype("uint8")  # value = 20 x column
+    out = np.asarray(_affine_head(keras, shift=0.2)(x, training=True))
+    inner = out[:, :, 2:7, 0] - x[:, :, 2:7, 0].astype("float32")  # away from the reflected border
+    per_image = inner.reshape(32, -1)
+    assert np.allclose(per_image, per_image[:, :1], atol=0.05)  # one whole-image shift each
+    dx = -per_image[:, 0] / 20.0
+    assert np.all(np.abs(dx) <= 0.2 * 9 + 1e-3) and dx.min() < -0.3 and dx.max() > 0.3
+
+
 def test_save_load_round_trip_safe_mode(keras, tmp_path):
     stats = ChannelStats(mean=[100.0, 110.0, 120.0], std=[50.0, 60.0, 70.0], max_abs=150.0)
     cfg = custom("conv 8 3", "pool 2", "conv 8 3 s2 valid", "gap", "dense 8", "dropout", batch_norm=True, dropout=0.2,
@@ -395,6 +422,7 @@ def test_save_load_round_trip_safe_mode(keras, tmp_path):
     assert np.allclose(np.asarray(model(x, training=False)), np.asarray(loaded(x, training=False)), atol=1e-6)
     assert layer_names(loaded) == layer_names(model)
     assert type(loaded.get_layer("augment_rot90")).__name__ == "RandomRot90"
+    assert loaded.get_layer("augment_affine").get_config()["rotation"] == ALL_AUGMENT.rotation
     again = keras.models.load_model(path, safe_mode=True)  # registered by now
     assert again.count_params() == model.count_params()
 

@@ -63,12 +63,11 @@ def _augmentation(keras, x, aug, input_shape, seeds: _Seeds):
                 "(set data.image_size to a square size or turn rot90 off)"
             )
         x = custom_layers()["RandomRot90"](seed=seeds(), name="augment_rot90", **kw)(x)
-    if aug.rotation:
-        x = L.RandomRotation(aug.rotation / 360.0, seed=seeds(), name="augment_rotation", **kw)(x)
-    if aug.shift:
-        x = L.RandomTranslation(aug.shift, aug.shift, seed=seeds(), name="augment_shift", **kw)(x)
-    if aug.zoom:
-        x = L.RandomZoom(aug.zoom, seed=seeds(), name="augment_zoom", **kw)(x)
+    if aug.rotation or aug.shift or aug.zoom:
+        # one resampling for the three (each Keras layer would resample the batch again)
+        x = custom_layers()["RandomAffine"](
+            aug.rotation, aug.shift, aug.zoom, seed=seeds(), name="augment_affine", **kw
+        )(x)
     if aug.shear:
         x = custom_layers()["RandomShear"](aug.shear, aug.shear, seed=seeds(), name="augment_shear", **kw)(x)
     if aug.brightness:

@@ -9,6 +9,7 @@ them first.
 from __future__ import annotations
 
 import os
+import math
 import threading
 from typing import Any
 
@@ -76,7 +77,74 @@ def custom_layers() -> dict[str, type]:
                 config["x_factor"], config["y_factor"] = self._factor_args
                 return config
 
-        _classes = {"RandomRot90": RandomRot90, "RandomShear": RandomShear}
+        @keras.saving.register_keras_serializable(package="cnn_tui")
+        class RandomAffine(keras.layers.Layer):
+            """Random rotation, shift and zoom as ONE affine resampling, in training only.
+
+            Keras' RandomRotation, RandomTranslation and RandomZoom each resample the whole
+            batch (bilinear, reflect fill); composing the three into one transform per
+            image does one pass instead of three (what ImageDataGenerator does too), and
+            blurs the image once. The ranges mean what they mean for those layers.
+
+            Args:
+                rotation: up to +/- this many degrees.
+                shift: up to +/- this fraction of the height (vertically) and width.
+                zoom: scale drawn from [1 - zoom, 1 + zoom], the same for both axes.
+                seed: seed of the per-image draws.
+            """
+
+            def __init__(self, rotation: float = 0.0, shift: float = 0.0, zoom: float = 0.0,
+                         seed: int | None = None, **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                self.rotation = float(rotation)
+                self.shift = float(shift)
+                self.zoom = float(zoom)
+                self.seed = seed
+                self.seed_generator = keras.random.SeedGenerator(seed)
+                self.supports_masking = True
+
+            def call(self, inputs, training=None):
+                if not training:
+                    return inputs
+                ops = keras.ops
+                images = ops.cast(inputs, self.compute_dtype)
+                shape = ops.shape(images)
+                n = shape[0]
+                h = ops.cast(shape[1], "float32")
+                w = ops.cast(shape[2], "float32")
+
+                def draw(limit: float):
+                    if not limit:
+                        return ops.zeros((n,), dtype="float32")
+                    return keras.random.uniform((n,), -limit, limit, seed=self.seed_generator)
+
+                angle = draw(math.radians(self.rotation))
+                scale = 1.0 + draw(self.zoom)
+                tx = draw(self.shift) * w
+                ty = draw(self.shift) * h
+                cos, sin = ops.cos(angle) * scale, ops.sin(angle) * scale
+                # output pixel p -> input pixel A (p - c) + c - t, about the image centre c
+                cx, cy = (w - 1.0) / 2.0, (h - 1.0) / 2.0
+                zeros = ops.zeros_like(angle)
+                transform = ops.stack(
+                    [cos, -sin, cx - cos * cx + sin * cy - tx,
+                     sin, cos, cy - sin * cx - cos * cy - ty,
+                     zeros, zeros],
+                    axis=1,
+                )  # fmt: skip
+                out = ops.image.affine_transform(
+                    images, transform, interpolation="bilinear", fill_mode="reflect", data_format="channels_last"
+                )
+                return ops.cast(out, self.compute_dtype)
+
+            def compute_output_shape(self, input_shape):
+                return input_shape
+
+            def get_config(self) -> dict[str, Any]:
+                return {**super().get_config(), "rotation": self.rotation, "shift": self.shift, "zoom": self.zoom,
+                        "seed": self.seed}
+
+        _classes = {"RandomRot90": RandomRot90, "RandomShear": RandomShear, "RandomAffine": RandomAffine}
         return _classes
 
 

@@ -334,7 +334,10 @@ class CnnTuiApp(ExperimentRunner, App):
 
     async def _prebuild_results(self, run_dir: Path) -> bool:
         """Build the Results screen of ``run_dir`` out of sight, so that r shows it at once
-        (see :func:`cnn_tui.tui.prewarm.prewarm_screen`); only for a completed run."""
+        (see :func:`cnn_tui.tui.prewarm.prewarm_screen`); only for a completed run, and not
+        while a run trains (a speculative screen is not worth CPU taken from training)."""
+        if self.training_active:
+            return False
         try:
             from cnn_tui.tui.results import ResultsScreen, load_run
 

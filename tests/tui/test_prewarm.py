@@ -81,3 +81,18 @@ async def test_no_results_prebuilt_for_a_run_without_metrics(make_app, runs_dir)
         await pilot.pause(0.5)
         assert app._results_screen is None
         assert not app._notifications  # nothing said about a run nobody asked for
+
+
+async def test_no_results_prebuilding_while_a_run_trains(make_app, runs_dir):
+    from canned import RUN_A, make_run
+    from fake_engine import FakeEngine
+
+    run = make_run(runs_dir, RUN_A, name="baseline")
+    app = make_app(FakeEngine(steps=200, step_delay=0.02))
+    app.PREWARM_SCREENS = False  # this test starts the prebuild itself
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        assert await wait_for(lambda: app.training_active)
+        assert await app._prebuild_results(run) is False
+        assert app._results_screen is None
+        app.action_stop()

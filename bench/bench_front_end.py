@@ -129,13 +129,13 @@ async def _wait(cond, timeout: float) -> None:
 def main() -> int:
     C.quiet_tf_env()
     p = C.parser(__doc__.splitlines()[1])
-    p.add_argument("--reps", type=int, default=None, help="repetitions (default 3 quick, 5 full)")
+    p.add_argument("--reps", type=int, default=None, help="repetitions (default 5 quick, 7 full)")
     p.add_argument("--train-limit", type=int, default=None, help="Fashion-MNIST images (default 3000 quick, 8000 full)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs per run (default 4 quick, 5 full)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs per run (default 6)")
     args = p.parse_args()
     started = time.perf_counter()
     C.require_fashion()
-    reps, limit, epochs = (3, 3000, 4) if args.quick else (5, 8000, 5)
+    reps, limit, epochs = (5, 3000, 6) if args.quick else (7, 8000, 6)
     reps, limit, epochs = args.reps or reps, args.train_limit or limit, args.epochs or epochs
     cfg = C.config("digits-quick", C.fashion_overrides(limit, epochs))
 

@@ -441,6 +441,8 @@ class CnnTuiApp(ExperimentRunner, App):
             self.refresh_bindings()
 
     def refresh_train_label(self) -> None:
+        if not self._screen_stacks.get(self.current_mode):
+            return  # the app is shutting down (a run that ended during the exit): no footer
         self._set_binding_description("f5", f"Train {self.train_target()}")
         self._set_binding_description("p", "Resume" if self._pause.is_set() else "Pause")
         self.refresh_bindings()

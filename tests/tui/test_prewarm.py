@@ -96,3 +96,4 @@ async def test_no_results_prebuilding_while_a_run_trains(make_app, runs_dir):
         assert await app._prebuild_results(run) is False
         assert app._results_screen is None
         app.action_stop()
+        assert await wait_for(lambda: not app.training_active)

@@ -64,7 +64,7 @@ class ExperimentScreen(Screen):
         yield Header()
         yield Static("", id="exp-summary")
         with Horizontal(id="exp-progress-row"):
-            yield ProgressBar(id="exp-progress", show_eta=False)
+            yield ProgressBar(total=1, id="exp-progress", show_eta=False)
             yield Static("", id="exp-eta")
         with Horizontal(id="exp-top"):
             yield DataTable(id="exp-queue", cursor_type="row", zebra_stripes=True)

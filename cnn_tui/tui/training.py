@@ -223,11 +223,11 @@ class TrainingScreen(Screen):
             yield Static("No run yet: press F5 on the Setup screen (s) to train.", id="train-info")
             with Horizontal(classes="train-progress"):
                 yield Label("Epoch  -/-", id="train-epoch-label", classes="train-progress-label")
-                yield ProgressBar(id="train-epoch-bar", show_eta=False)
+                yield ProgressBar(total=1, id="train-epoch-bar", show_eta=False)
                 yield Label("", id="train-status", classes="train-status")
             with Horizontal(classes="train-progress"):
                 yield Label("Step   -/-", id="train-step-label", classes="train-progress-label")
-                yield ProgressBar(id="train-step-bar", show_eta=False)
+                yield ProgressBar(total=1, id="train-step-bar", show_eta=False)
                 yield Label("", id="train-eta", classes="train-status")
         with Horizontal(id="train-plots"):
             yield LivePlot("Current epoch (running mean)", "step", id="plot-batch")

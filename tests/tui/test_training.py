@@ -160,3 +160,16 @@ def test_batch_messages_merge_but_milestones_do_not():
     assert not batch1.can_replace(epoch)
     assert not epoch.can_replace(batch2) and not epoch.can_replace(done) and not done.can_replace(epoch)
     assert not batch1.can_replace(event_message(BatchEnd(1, 3, 10, {}), seq=2))  # another run
+
+
+async def test_idle_training_screen_does_not_animate(make_app):
+    """Before any run the progress bars are empty, not Textual's indeterminate bars, which
+    repaint 15 times a second for as long as the screen exists."""
+    from textual.widgets._progress_bar import Bar
+
+    app = make_app(FakeEngine())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("t")
+        assert await wait_for(lambda: app.screen.id == "training")
+        bars = list(app.screen.query(Bar))
+        assert len(bars) == 2 and all(bar.auto_refresh is None for bar in bars)

@@ -30,12 +30,11 @@ def custom_layers() -> dict[str, type]:
         import_tf()
         import keras  # noqa: PLC0415
 
-        @keras.saving.register_keras_serializable(package="cnn_tui")
-        class RandomRot90(keras.layers.Layer):
-            """Rotate each image by a random multiple of 90 degrees, in training only.
+        class _SeededAugmentation(keras.layers.Layer):
+            """A per-image random transform applied in training only (identity otherwise).
 
             Args:
-                seed: seed of the per-image rotation choice.
+                seed: seed of the per-image draws.
             """
 
             def __init__(self, seed: int | None = None, **kwargs: Any) -> None:
@@ -45,8 +44,26 @@ def custom_layers() -> dict[str, type]:
                 self.supports_masking = True
 
             def call(self, inputs, training=None):
-                if not training:
-                    return inputs
+                return self.augment(inputs) if training else inputs
+
+            def augment(self, inputs):
+                raise NotImplementedError
+
+            def compute_output_shape(self, input_shape):
+                return input_shape
+
+            def get_config(self) -> dict[str, Any]:
+                return {**super().get_config(), "seed": self.seed}
+
+        @keras.saving.register_keras_serializable(package="cnn_tui")
+        class RandomRot90(_SeededAugmentation):
+            """Rotate each image by a random multiple of 90 degrees, in training only.
+
+            Args:
+                seed: seed of the per-image rotation choice.
+            """
+
+            def augment(self, inputs):
                 ops = keras.ops
                 k = keras.random.randint((ops.shape(inputs)[0], 1, 1, 1), 0, 4, seed=self.seed_generator)
                 transposed = ops.transpose(inputs, (0, 2, 1, 3))
@@ -56,12 +73,6 @@ def custom_layers() -> dict[str, type]:
                 return ops.where(
                     k == 0, inputs, ops.where(k == 1, rot90, ops.where(k == 2, rot180, rot270))
                 )
-
-            def compute_output_shape(self, input_shape):
-                return input_shape
-
-            def get_config(self) -> dict[str, Any]:
-                return {**super().get_config(), "seed": self.seed}
 
         @keras.saving.register_keras_serializable(package="cnn_tui")
         class RandomShear(keras.layers.RandomShear):
@@ -78,7 +89,7 @@ def custom_layers() -> dict[str, type]:
                 return config
 
         @keras.saving.register_keras_serializable(package="cnn_tui")
-        class RandomAffine(keras.layers.Layer):
+        class RandomAffine(_SeededAugmentation):
             """Random rotation, shift and zoom as ONE affine resampling, in training only.
 
             Keras' RandomRotation, RandomTranslation and RandomZoom each resample the whole
@@ -95,17 +106,12 @@ def custom_layers() -> dict[str, type]:
 
             def __init__(self, rotation: float = 0.0, shift: float = 0.0, zoom: float = 0.0,
                          seed: int | None = None, **kwargs: Any) -> None:
-                super().__init__(**kwargs)
+                super().__init__(seed=seed, **kwargs)
                 self.rotation = float(rotation)
                 self.shift = float(shift)
                 self.zoom = float(zoom)
-                self.seed = seed
-                self.seed_generator = keras.random.SeedGenerator(seed)
-                self.supports_masking = True
 
-            def call(self, inputs, training=None):
-                if not training:
-                    return inputs
+            def augment(self, inputs):
                 ops = keras.ops
                 images = ops.cast(inputs, self.compute_dtype)
                 shape = ops.shape(images)
@@ -137,12 +143,8 @@ def custom_layers() -> dict[str, type]:
                 )
                 return ops.cast(out, self.compute_dtype)
 
-            def compute_output_shape(self, input_shape):
-                return input_shape
-
             def get_config(self) -> dict[str, Any]:
-                return {**super().get_config(), "rotation": self.rotation, "shift": self.shift, "zoom": self.zoom,
-                        "seed": self.seed}
+                return {**super().get_config(), "rotation": self.rotation, "shift": self.shift, "zoom": self.zoom}
 
         _classes = {"RandomRot90": RandomRot90, "RandomShear": RandomShear, "RandomAffine": RandomAffine}
         return _classes

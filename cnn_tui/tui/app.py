@@ -63,10 +63,14 @@ RESULTS_SCREEN_NAME = "results-last"
 
 def _folder_stamp(run_dir: Path) -> tuple:
     """What changes when a run folder's contents change (names, sizes, mtimes)."""
+    entries = []
     try:
-        return tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in run_dir.iterdir()))
+        for entry in run_dir.iterdir():
+            st = entry.stat()
+            entries.append((entry.name, st.st_size, st.st_mtime_ns))
     except OSError:
         return ()
+    return tuple(sorted(entries))
 
 
 def _same_path(path: Path) -> Path:
@@ -116,8 +120,9 @@ class CnnTuiApp(ExperimentRunner, App):
     PRELOAD_TF = True
     """Import TensorFlow in a background thread right after the first paint."""
     PREWARM_SCREENS = True
-    """Build the Training and Runs screens in the background after start-up (once
-    TensorFlow is loaded when it is preloaded), so their first visit is a plain switch."""
+    """Build the Training and Runs screens, and the latest run's Results screen, in the
+    background after start-up (once TensorFlow is loaded when it is preloaded), so their
+    first visit is a plain switch."""
     KERAS_SUMMARY = True
     """Build the Keras model summary on the Setup screen (a thread worker)."""
     QUIT_WAIT_SECONDS = 10.0
@@ -353,9 +358,7 @@ class CnnTuiApp(ExperimentRunner, App):
         if self._results_screen is not None and self._in_a_stack(self._results_screen[2]):
             return False  # a Results screen is shown: leave it be
         screen = ResultsScreen(run_dir)
-        self._forget_results_screen()
-        self.install_screen(screen, name=RESULTS_SCREEN_NAME)
-        self._results_screen = (_same_path(run_dir), stamp, screen)
+        self._keep_results_screen(run_dir, stamp, screen)
         return await prewarm_screen(self, screen)
 
     def open_results(self, run_dir: Path) -> None:
@@ -378,10 +381,15 @@ class CnnTuiApp(ExperimentRunner, App):
         except CnnTuiError as exc:
             self.notify(str(exc), severity="error")
             return
+        self._keep_results_screen(run_dir, stamp, screen)
+        self.push_screen(screen)
+
+    def _keep_results_screen(self, run_dir: Path, stamp: tuple, screen: Screen) -> None:
+        """Install ``screen`` as the one Results screen kept (for ``run_dir`` as it is at
+        ``stamp``), in place of the one kept before."""
         self._forget_results_screen()
         self.install_screen(screen, name=RESULTS_SCREEN_NAME)
         self._results_screen = (_same_path(run_dir), stamp, screen)
-        self.push_screen(screen)
 
     def _in_a_stack(self, screen: Screen) -> bool:
         return any(screen in stack for stack in self._screen_stacks.values())

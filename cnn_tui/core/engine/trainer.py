@@ -426,7 +426,7 @@ def _run(
         try:
             checkpoint_cb.flush()
         except Exception as exc:  # noqa: BLE001 - the run's outcome matters more than its checkpoint
-            reason = _os_error(exc) if isinstance(exc, OSError) else str(exc).strip().splitlines()[0]
+            reason = _os_error(exc) if isinstance(exc, OSError) else _one_line(exc)
             emit(Log("warning", f"could not write the checkpoint of the last completed epoch ({reason})"))
     epochs_done = len(_history_epochs(writer))
 

@@ -8,8 +8,8 @@ them first.
 
 from __future__ import annotations
 
-import os
 import math
+import os
 import threading
 from typing import Any
 

@@ -232,6 +232,10 @@ class SampleGallery(Vertical):
         self.total: int | None = None
         self.message = "loading misclassified samples…"
         self._tile_size = (18, 9)  # (width, height) in cells, from the image size
+        self._pixels: dict[int, Pixels] = {}
+        """Pixels of the samples drawn so far, by ``id`` (reset with the samples)."""
+        self._lines: dict[tuple, list[Strip]] = {}
+        """Rendered tile lines by (sample id, width, height, style) (see SampleTile.render_line)."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="gallery-bar"):
@@ -263,8 +267,8 @@ class SampleGallery(Vertical):
     def set_samples(self, samples: Sequence[Sample], class_names: Sequence[str], *, total: int | None = None) -> None:
         """Show ``samples``; ``total`` is the run's count of mistakes when it kept fewer images."""
         self.samples = list(samples)
-        self._pixels: dict[int, Pixels] = {}
-        self._lines: dict[tuple, list[Strip]] = {}
+        self._pixels = {}
+        self._lines = {}
         for tile in self.query(SampleTile) if self.is_mounted else ():
             tile.sample = None  # new samples: redraw every tile
         self.total = total if total and total > len(self.samples) else None
@@ -396,12 +400,7 @@ class SampleGallery(Vertical):
         self.page = min(self.page, self.page_count - 1)
         shown = self.page_samples
         for i, tile in enumerate(self.query(SampleTile)):
-            tile.show(
-                shown[i] if i < len(shown) else None,
-                self.class_names,
-                getattr(self, "_pixels", None),
-                getattr(self, "_lines", None),
-            )
+            tile.show(shown[i] if i < len(shown) else None, self.class_names, self._pixels, self._lines)
         self._layout_grid()
         if not self.samples:
             self._set_status(self.message)

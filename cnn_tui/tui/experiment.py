@@ -20,13 +20,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, ProgressBar, Static
+from textual.widgets import DataTable, ProgressBar, Static
 
 from cnn_tui.tui.messages import ExperimentResults
 from cnn_tui.tui.results import STATE_STYLES, error_text
 from cnn_tui.tui.training import _fmt_duration
 from cnn_tui.tui.widgets.band_plot import BandPlot
 from cnn_tui.tui.widgets.footer import Footer
+from cnn_tui.tui.widgets.header import Header
 
 REDRAW_SECONDS = 0.5
 TRIAL_STYLES = {**STATE_STYLES, "pending": "dim", "skipping": "bold yellow", "skipped": "yellow"}

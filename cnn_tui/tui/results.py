@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, ScrollableContainer, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from cnn_tui.core.errors import CnnTuiError
@@ -26,6 +26,7 @@ from cnn_tui.core.results.store import RunInfo, RunStore
 from cnn_tui.tui.widgets.confusion import ConfusionMatrix
 from cnn_tui.tui.widgets.curves import TrainingCurves
 from cnn_tui.tui.widgets.footer import Footer
+from cnn_tui.tui.widgets.header import Header
 from cnn_tui.tui.widgets.gallery import SampleGallery
 
 STATE_STYLES = {

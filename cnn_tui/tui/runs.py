@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
 from cnn_tui.core.errors import CnnTuiError
 from cnn_tui.core.results.store import RunInfo, RunStore
@@ -24,6 +24,7 @@ from cnn_tui.tui.results import STATE_STYLES, ResultsScreen, error_text
 from cnn_tui.tui.widgets.curves import CurvePlot, overlay_series
 from cnn_tui.tui.widgets.export_dialog import ExportDialog, default_export_path
 from cnn_tui.tui.widgets.footer import Footer
+from cnn_tui.tui.widgets.header import Header
 
 SELECT_MARK = "●"
 MAX_COLUMN_WIDTH = 40

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Checkbox, Header, Input, Label, Select, Static
+from textual.widgets import Checkbox, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
 from cnn_tui.core.config import ExperimentConfig, apply_overrides, field_docs
@@ -35,6 +35,7 @@ from cnn_tui.tui.widgets.config_fields import (
 )
 from cnn_tui.tui.widgets.dataset_facts import format_facts
 from cnn_tui.tui.widgets.footer import Footer
+from cnn_tui.tui.widgets.header import Header
 from cnn_tui.tui.widgets.model_summary import ModelSummaryView
 
 BUILTIN_DATASETS = ("digits", "fashion_mnist", "mnist", "cifar10", "cifar100")

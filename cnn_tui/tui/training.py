@@ -21,9 +21,10 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Header, Label, ProgressBar, RichLog, Static
+from textual.widgets import Label, ProgressBar, RichLog, Static
 
 from cnn_tui.tui.widgets.footer import Footer
+from cnn_tui.tui.widgets.header import Header
 from cnn_tui.tui.widgets.live_plot import LivePlot
 
 REDRAW_SECONDS = 0.25

@@ -36,6 +36,7 @@ from cnn_tui.tui.widgets.config_fields import (
 from cnn_tui.tui.widgets.dataset_facts import format_facts
 from cnn_tui.tui.widgets.footer import Footer
 from cnn_tui.tui.widgets.header import Header
+from cnn_tui.tui.widgets.lean_select import LeanSelect
 from cnn_tui.tui.widgets.model_summary import ModelSummaryView
 
 BUILTIN_DATASETS = ("digits", "fashion_mnist", "mnist", "cifar10", "cifar100")
@@ -96,12 +97,12 @@ class SetupScreen(Screen):
         with Horizontal(id="setup-body"):
             with VerticalScroll(id="setup-form"):
                 yield Label("Experiment", classes="section-title")
-                yield LabeledRow("preset", Select(
+                yield LabeledRow("preset", LeanSelect(
                     [(n, n) for n in names], prompt="(custom config)", id="preset-select", compact=True,
                     value=self.preset_name if self.preset_name in names else Select.NULL,
                 ), classes="field-row")
                 yield Static(self._preset_description(), id="preset-description", classes="field-note")
-                yield LabeledRow("dataset", Select(
+                yield LabeledRow("dataset", LeanSelect(
                     [(d, d) for d in (*BUILTIN_DATASETS, OTHER_DATASET)],
                     value=dataset if dataset in BUILTIN_DATASETS else OTHER_DATASET,
                     allow_blank=False, id="dataset-select", compact=True,

@@ -22,6 +22,7 @@ from textual.widgets import Checkbox, Input, Select
 
 from cnn_tui.core.config import ExperimentConfig, apply_overrides, field_docs, parse_override
 from cnn_tui.core.errors import ConfigError
+from cnn_tui.tui.widgets.lean_select import LeanSelect
 
 Kind = Literal["bool", "choice", "number", "toggle"]
 """bool: checkbox; choice: select; number: input; toggle: checkbox + strength input
@@ -162,7 +163,7 @@ class ConfigField(LabeledRow):
             if self._initial is not None and str(self._initial) not in self.choices:
                 self.choices.append(str(self._initial))
             value = str(self._initial) if self._initial is not None else self.choices[0]
-            control = Select([(c, c) for c in self.choices], value=value, allow_blank=False, id=cid, compact=True,
+            control = LeanSelect([(c, c) for c in self.choices], value=value, allow_blank=False, id=cid, compact=True,
                              classes="-lead")
         elif spec.kind == "toggle":
             on = bool(self._initial)

@@ -480,6 +480,7 @@ def test_every_command_module_registers() -> None:
 
 
 def test_bare_command_launches_the_tui(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import gc
     import types
 
     launched = {}
@@ -491,12 +492,15 @@ def test_bare_command_launches_the_tui(monkeypatch: pytest.MonkeyPatch, tmp_path
 
         def run(self):
             launched["ran"] = True
+            launched["gc_during_start"] = gc.isenabled()  # paused until the app's first paint
 
     module = types.ModuleType("cnn_tui.tui.app")
     module.CnnTuiApp = FakeApp
     monkeypatch.setitem(sys.modules, "cnn_tui.tui.app", module)
+    assert gc.isenabled()
     assert main(["--runs-dir", str(tmp_path), "--preset", "digits-quick"]) == 0
-    assert launched == {"runs_dir": tmp_path, "preset": "digits-quick", "ran": True}
+    assert launched == {"runs_dir": tmp_path, "preset": "digits-quick", "ran": True, "gc_during_start": False}
+    assert gc.isenabled()  # switched back on even though this app never painted
     launched.clear()
     assert main(["tui", "--runs-dir", str(tmp_path / "x")]) == 0
     assert launched["runs_dir"] == tmp_path / "x" and launched["preset"] is None

@@ -15,16 +15,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def launch(args: argparse.Namespace) -> int:
-    """Import the Textual app only now (it is the slow part of a bare `cnn-tui`)."""
+    """Import the Textual app only now (it is the slow part of a bare `cnn-tui`).
+
+    Garbage collection is off from here to the first painted frame (see
+    :mod:`cnn_tui.tui.gc_policy`); the app switches it back on.
+    """
+    from cnn_tui.tui.gc_policy import end_startup_pause, pause_for_startup
+
+    pause_for_startup()
     try:
-        from cnn_tui.tui.app import CnnTuiApp
-    except ImportError as exc:
-        if getattr(exc, "name", None) in ("cnn_tui.tui", "cnn_tui.tui.app"):
-            print_error("the terminal app is not available in this installation (cnn_tui.tui.app is missing)")
-            return BAD_INPUT
-        raise
-    preset = getattr(args, "preset", None) or getattr(args, "top_preset", None)
-    app = CnnTuiApp(runs_dir=runs_dir(args), preset=preset)
-    app.run()
+        try:
+            from cnn_tui.tui.app import CnnTuiApp
+        except ImportError as exc:
+            if getattr(exc, "name", None) in ("cnn_tui.tui", "cnn_tui.tui.app"):
+                print_error("the terminal app is not available in this installation (cnn_tui.tui.app is missing)")
+                return BAD_INPUT
+            raise
+        preset = getattr(args, "preset", None) or getattr(args, "top_preset", None)
+        app = CnnTuiApp(runs_dir=runs_dir(args), preset=preset)
+        app.run()
+    finally:
+        end_startup_pause()  # no-op after a first paint; else (start-up failed) here
     code = getattr(app, "return_code", None)
     return int(code) if isinstance(code, int) else 0

@@ -45,7 +45,7 @@ from cnn_tui.tui.messages import (
     event_message,
 )
 from cnn_tui.tui.experiment_runner import ExperimentRunner
-from cnn_tui.tui.gc_policy import QuietCollector
+from cnn_tui.tui.gc_policy import QuietCollector, end_startup_pause
 from cnn_tui.tui.prewarm import PAUSE_SECONDS, mark_styled, prewarm_modes, prewarm_screen
 from cnn_tui.tui.setup import SetupScreen
 
@@ -189,6 +189,7 @@ class CnnTuiApp(ExperimentRunner, App):
         """Called by the Setup screen after its first refresh (time-to-first-paint)."""
         if self.first_paint_seconds is None:
             self.first_paint_seconds = time.perf_counter() - self._created
+            end_startup_pause()  # collection was off while the app started (cnn-tui launcher)
             if self.PRELOAD_TF:
                 # The import holds the GIL for seconds: start it only once the first frame
                 # has really been written to the terminal (first_paint runs after the

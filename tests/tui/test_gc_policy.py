@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import gc
 
-from cnn_tui.tui.gc_policy import MAX_INTERVAL, MIN_INTERVAL, NEVER, QUIET_SECONDS, QuietCollector
+from fake_engine import SIZE, wait_for
+
+from cnn_tui.tui.gc_policy import (
+    MAX_INTERVAL,
+    MIN_INTERVAL,
+    NEVER,
+    QUIET_SECONDS,
+    QuietCollector,
+    end_startup_pause,
+    pause_for_startup,
+)
 
 
 class Clock:
@@ -58,3 +68,28 @@ def test_start_turns_automatic_full_collections_off_and_stop_restores():
     finally:
         collector.stop()
     assert gc.get_threshold() == before
+
+
+def test_startup_pause_switches_collection_off_and_back_on_once():
+    assert gc.isenabled()
+    try:
+        assert pause_for_startup() and not gc.isenabled()
+        assert not pause_for_startup()  # already paused
+        assert end_startup_pause() and gc.isenabled()
+        assert not end_startup_pause()  # nothing to end
+        gc.disable()  # collection off by someone else: not ours to switch on
+        assert not pause_for_startup() and not end_startup_pause() and not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+async def test_app_ends_the_startup_pause_at_its_first_paint(make_app):
+    app = make_app()
+    pause_for_startup()
+    try:
+        async with app.run_test(size=SIZE):
+            assert await wait_for(lambda: app.first_paint_seconds is not None)
+            assert gc.isenabled()
+    finally:
+        end_startup_pause()
+        gc.enable()

@@ -16,6 +16,9 @@ second launch), repetitions interleaved:
 * import cnn_tui.cli -- ``time.perf_counter()`` around ``import cnn_tui.cli`` in a fresh
   ``python -c``; TensorFlow must not be in ``sys.modules`` afterwards. The slowest modules
   of one ``python -X importtime`` run go to the JSON.
+* bare Textual -- a Textual app with only a Header (title "Setup"), a Label "preset" and
+  a Footer, timed in the pty exactly like cnn-tui: the floor any Textual app pays on this
+  machine that day (informational), and cnn-tui / bare per repetition.
 * interpreter -- ``python -c pass``, the floor every launch pays (baseline).
 """
 
@@ -77,14 +80,35 @@ def _env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def first_paint_pty(tmp: Path, timeout: float = 60.0) -> float:
+BARE_TEXTUAL = r"""
+from textual.app import App
+from textual.widgets import Footer, Header, Label
+
+class Bare(App):
+    TITLE = "Setup"
+    BINDINGS = [("q", "quit", "Quit")]
+    def compose(self):
+        yield Header()
+        yield Label("preset")
+        yield Footer()
+
+Bare().run()
+"""
+
+
+def cnn_tui_argv() -> list[str]:
+    exe = Path(sys.executable).with_name("cnn-tui")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "cnn_tui"]
+
+
+def first_paint_pty(tmp: Path, argv: list[str] | None = None, timeout: float = 60.0) -> float:
+    """Seconds from fork to the pty read completing a frame with "Setup" and "preset"."""
     import fcntl
     import pty
     import struct
     import termios
 
-    exe = Path(sys.executable).with_name("cnn-tui")
-    argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "cnn_tui"]
+    argv = argv or cnn_tui_argv()
     env = _env(tmp)
     t0 = time.perf_counter()
     pid, fd = pty.fork()
@@ -178,7 +202,7 @@ def main() -> int:
     started = time.perf_counter()
     reps = 3 if args.quick else 7
     tmp = Path(tempfile.mkdtemp(prefix="cnn-tui-bench-startup-"))
-    pty_s, hook_s, app_s, imp_s, interp_s = [], [], [], [], []
+    pty_s, bare_s, hook_s, app_s, imp_s, interp_s = [], [], [], [], [], []
     tf_at_paint, tf_after_import, textual_after_import = [], [], []
     for rep in range(reps):
         interp_s.append(interpreter(tmp))
@@ -187,17 +211,22 @@ def main() -> int:
         tf_after_import.append(tf)
         textual_after_import.append(textual)
         pty_s.append(first_paint_pty(tmp))
+        bare_s.append(first_paint_pty(tmp, [sys.executable, "-c", BARE_TEXTUAL]))
         seen = first_paint_hook(tmp)
         hook_s.append(seen["since_spawn"])
         app_s.append(seen["app_first_paint_seconds"] or float("nan"))
         tf_at_paint.append(bool(seen["tensorflow"] or seen["keras"]))
-        print(f"  rep {rep + 1}/{reps}  pty {pty_s[-1]:.3f} s  hook {hook_s[-1]:.3f} s  import cli {imp_s[-1]:.3f} s  "
+        print(f"  rep {rep + 1}/{reps}  pty {pty_s[-1]:.3f} s  bare textual {bare_s[-1]:.3f} s  hook {hook_s[-1]:.3f} s  import cli {imp_s[-1]:.3f} s  "
               f"python {interp_s[-1]:.3f} s  tf at paint {tf_at_paint[-1]}", flush=True)
     paint = C.median(pty_s)
     figures = [
         C.figure("first_paint_pty", "first paint, real terminal (cnn-tui in a pty)", pty_s, unit="s",
                  target=f"< {TARGET_PAINT:g} s", met=paint < TARGET_PAINT,
                  note=f"{paint / TARGET_PAINT:.2f} x the target"),
+        C.figure("first_paint_bare_textual", "first paint, real terminal, bare Textual app (Header, Label, Footer)",
+                 bare_s, unit="s", note="informational: the floor of any Textual app on this machine"),
+        C.figure("first_paint_vs_bare", "first paint cnn-tui / bare Textual app (same repetition)",
+                 [a / b for a, b in zip(pty_s, bare_s)], note="informational: what the app adds to Textual's start"),
         C.figure("first_paint_hook", "first paint, process spawn -> SetupScreen first_paint (run_test)", hook_s,
                  unit="s", target=f"< {TARGET_PAINT:g} s", met=C.median(hook_s) < TARGET_PAINT),
         C.figure("first_paint_in_app", "first paint, App() created -> first_paint (app.first_paint_seconds)", app_s,

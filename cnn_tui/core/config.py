@@ -1,8 +1,9 @@
 """The experiment config: one schema for data, model and training, with TOML load/save.
 
-An :class:`ExperimentConfig` is plain data (frozen pydantic models, unknown keys
-rejected). Every field has a docstring; :func:`field_docs` exposes them to the CLI and
-the TUI. Errors are :class:`~cnn_tui.core.errors.ConfigError` with one line that names
+An :class:`ExperimentConfig` is plain data (frozen sections, unknown keys rejected;
+:mod:`cnn_tui.core.schema` validates them with pydantic's rules and messages, without
+importing pydantic, which cost a third of the app's start). Every field has a docstring;
+:func:`field_docs` exposes them to the CLI and the TUI. Errors are :class:`~cnn_tui.core.errors.ConfigError` with one line that names
 the file, the dotted key, the bad value and what is allowed.
 """
 
@@ -14,10 +15,9 @@ from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
 from cnn_tui.core.errors import ConfigError
 from cnn_tui.core.fsutil import atomic_write_text
+from cnn_tui.core.schema import Field, SchemaError, Section
 
 Normalization = Literal["none", "rescale", "zero_center", "standardize"]
 Activation = Literal["relu", "leaky_relu", "elu", "tanh", "sigmoid"]
@@ -26,8 +26,8 @@ Optimizer = Literal["sgd", "adam", "rmsprop", "adamw"]
 Monitor = Literal["val_accuracy", "val_loss", "accuracy", "loss"]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+class _Section(Section):
+    """Frozen, unknown keys refused, field docstrings as descriptions (see cnn_tui.core.schema)."""
 
 
 class AugmentConfig(_Section):
@@ -182,14 +182,12 @@ class TrainConfig(_Section):
     """Seconds of training between two checkpoints, written at the first epoch end after
     that long (0 = every epoch). A stop or failure writes the last completed epoch anyway."""
 
-    @model_validator(mode="after")
-    def _one_lr_policy(self) -> "TrainConfig":
+    def _check(self) -> None:
         if self.lr_schedule != "constant" and self.reduce_lr.enabled:
             raise ValueError(
                 f"lr_schedule = {self.lr_schedule!r} and reduce_lr.enabled = true both set the learning rate;"
                 " choose one (lr_schedule = 'constant' to use reduce_lr)"
             )
-        return self
 
 
 class ExperimentConfig(_Section):
@@ -208,19 +206,20 @@ class ExperimentConfig(_Section):
     experiment: dict[str, Any] | None = None
     """Optional study plan (grid / repeat / ablation / variants); see `cnn-tui experiment`."""
 
-    @field_validator("name")
     @classmethod
-    def _check_name(cls, name: str) -> str:
-        if not name or len(name) > 64 or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in name):
+    def _check_field(cls, name: str, value: Any) -> Any:
+        if name == "name" and (
+            not value or len(value) > 64 or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in value)
+        ):
             raise ValueError("must be 1-64 characters of letters, digits, '-', '_' or '.'")
-        return name
+        return value
 
 
 # ---------------------------------------------------------------------------------------
 # Loading, saving, overrides
 
 
-def _format_validation_error(exc: ValidationError, source: str) -> str:
+def _format_validation_error(exc: SchemaError, source: str) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err.get("loc", ()) if not isinstance(p, int)) or "(top level)"
     kind = err.get("type", "")
@@ -242,8 +241,8 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
     return f"{prefix}{loc} = {value!r}: {msg}{tail}"
 
 
-def _section_model(dotted_parent: str) -> type[BaseModel] | None:
-    model: type[BaseModel] = ExperimentConfig
+def _section_model(dotted_parent: str) -> type[Section] | None:
+    model: type[Section] = ExperimentConfig
     if not dotted_parent:
         return model
     for part in dotted_parent.split("."):
@@ -251,7 +250,7 @@ def _section_model(dotted_parent: str) -> type[BaseModel] | None:
         if field is None:
             return None
         ann = field.annotation
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
+        if isinstance(ann, type) and issubclass(ann, Section):
             model = ann
         else:
             return None
@@ -269,7 +268,7 @@ def config_from_dict(data: dict[str, Any], source: str = "") -> ExperimentConfig
         raise ConfigError(f"{source or 'config'}: expected a table of sections, got {type(data).__name__}")
     try:
         return ExperimentConfig.model_validate(data)
-    except ValidationError as exc:
+    except SchemaError as exc:
         raise ConfigError(_format_validation_error(exc, source)) from None
 
 
@@ -379,11 +378,11 @@ def field_docs() -> dict[str, dict[str, Any]]:
     """Dotted key -> {"doc", "type", "default", "choices"} for every leaf field of the schema."""
     out: dict[str, dict[str, Any]] = {}
 
-    def walk(prefix: str, model: type[BaseModel]) -> None:
+    def walk(prefix: str, model: type[Section]) -> None:
         for name, field in model.model_fields.items():
             key = f"{prefix}.{name}" if prefix else name
             ann = field.annotation
-            if isinstance(ann, type) and issubclass(ann, BaseModel):
+            if isinstance(ann, type) and issubclass(ann, Section):
                 walk(key, ann)
                 continue
             choices = None

@@ -12,9 +12,9 @@ as they are) and runs them from a timer instead: when there was no input for
 :data:`QUIET_SECONDS` (at most every :data:`MIN_INTERVAL`), and in any case every
 :data:`MAX_INTERVAL`, so cyclic garbage stays bounded.
 
-Start-up is the other moment: importing Textual and pydantic and building the Setup
+Start-up is the other moment: importing Textual and building the Setup
 screen allocates ~90k long-lived objects, and the young collections that allocation
-triggers walked them again and again (0.1-0.2 s of a ~1.2 s start here).
+triggers walked them again and again (~0.08 s of the imports alone here).
 :func:`pause_for_startup` switches collection off before those imports (the ``cnn-tui``
 launcher calls it) and :func:`end_startup_pause` switches it back on once the first frame
 is painted; the cyclic garbage of start-up (~18k objects) is collected by the first

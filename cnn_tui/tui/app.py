@@ -21,6 +21,7 @@ import gc
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -238,7 +239,9 @@ class CnnTuiApp(ExperimentRunner, App):
 
     def _prewarm_screens(self) -> None:
         modes = ["training", "runs"] if self._ensure_runs_mode() else ["training"]
-        self.run_worker(self._prewarm(modes), group="prewarm", exclusive=True, exit_on_error=False)
+        # A callable, not a coroutine: a worker that never starts (the app is closing) then
+        # leaves no coroutine behind that was never awaited.
+        self.run_worker(partial(self._prewarm, modes), group="prewarm", exclusive=True, exit_on_error=False)
 
     async def _prewarm(self, modes: list[str]) -> None:
         await prewarm_modes(self, modes)

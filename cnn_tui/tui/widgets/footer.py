@@ -7,7 +7,7 @@ the footer that Textual prunes only when ``compact`` changes, which it never doe
 app; so every recompose left ~15 dead widgets (with their styles, caches and strips)
 reachable for the life of the app: ~130 per cycle of screen switches, each making every
 full garbage collection slower. This footer drops the watchers of closed widgets before
-it composes again.
+it composes again, and starts the new keys in the footer's style (see compose).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.dom import DOMNode
 from textual.widgets import Footer as TextualFooter
+from textual.widgets._footer import FooterKey
 
 
 def prune_closed_watchers(node: DOMNode) -> int:
@@ -34,4 +35,12 @@ class Footer(TextualFooter):
 
     def compose(self) -> ComposeResult:
         prune_closed_watchers(self)  # the keys of the previous compose are gone by now
-        yield from super().compose()
+        for widget in super().compose():
+            if isinstance(widget, FooterKey) and not widget.has_class("-command-palette"):
+                # A key starts compact (its own default) and is data-bound to the footer's
+                # non-compact style only once mounted: a class change that restyled every
+                # key again on every screen switch. Start it as the footer is. (The
+                # command palette's key is not bound: it stays compact.)
+                widget.set_reactive(FooterKey.compact, self.compact)
+                widget.set_class(self.compact, "-compact", update=False)
+            yield widget

@@ -66,7 +66,12 @@ class LeanSelect(Select):
     """
 
     def compose(self) -> ComposeResult:
-        yield LeanSelectCurrent(self.prompt)
+        current = LeanSelectCurrent(self.prompt)
+        if self._value != self.NULL or not self._allow_blank:
+            # It will show a value: say so now, not by a class change (a restyle) at mount.
+            current.set_reactive(SelectCurrent.has_value, True)
+            current.set_class(True, "-has-value", update=False)
+        yield current
 
     def _overlay(self) -> SelectOverlay | None:
         overlays = self.query_children(SelectOverlay)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import RenderableType
+from textual.geometry import Region
+from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
 # Fixed colours keep the legend readable and the snapshots stable.
@@ -46,6 +48,8 @@ class LivePlot(PlotextPlot):
         self.draws = 0
         """How many times the figure was rebuilt (tests check the throttle)."""
         self._rendered: tuple[tuple, RenderableType] | None = None
+        self._lines: tuple[tuple, list[Strip]] | None = None
+        self._refreshes = 0
 
     def set_series(self, label: str, xs: Sequence[float], ys: Sequence[float]) -> None:
         """Replace the points of one series (copied); marks the plot for the next redraw."""
@@ -90,6 +94,20 @@ class LivePlot(PlotextPlot):
             plt.yticks([])
         self.refresh()
         return True
+
+    def refresh(self, *regions: Region, **kwargs) -> "LivePlot":
+        self._refreshes += 1  # anything that asks for a repaint invalidates render_lines' cache
+        return super().refresh(*regions, **kwargs)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # A layout pass elsewhere on the screen (the run log growing, a label resizing)
+        # makes the compositor render every widget again; for a plot that costs ~10 ms
+        # of the UI thread (styling ~1,000 cells), time the training thread waits for
+        # the GIL. Unless this plot itself was refreshed or resized, its lines are the same.
+        key = (self._refreshes, self.draws, self.size, crop, self.app.theme)
+        if self._lines is None or self._lines[0] != key:
+            self._lines = (key, super().render_lines(crop))
+        return self._lines[1]
 
     def render(self) -> RenderableType:
         # PlotextPlot.render builds the whole figure (and parses its ANSI) on every call,

@@ -178,6 +178,7 @@ class CnnTuiApp(ExperimentRunner, App):
 
     def on_mount(self) -> None:
         self.refresh_train_label()
+        self.collector.busy = self._training_anything
         self.collector.start()
         self.set_interval(1.0, self.collector.tick)
 
@@ -424,6 +425,11 @@ class CnnTuiApp(ExperimentRunner, App):
     def training_active(self) -> bool:
         w = self._train_worker
         return w is not None and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+
+    def _training_anything(self) -> bool:
+        """A run or a study is training (the garbage collector then waits longer)."""
+        study = getattr(self, "study", None)
+        return self.training_active or (study is not None and study.active)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "experiment":

@@ -32,7 +32,8 @@ QUIET_SECONDS = 1.0
 MIN_INTERVAL = 10.0
 """Seconds between two full collections made while the user is quiet."""
 MAX_INTERVAL = 60.0
-"""A full collection at least this often, quiet or not."""
+"""A full collection at least this often, quiet or not -- and no more often while a run
+trains (see :attr:`QuietCollector.busy`)."""
 NEVER = 1_000_000_000
 """A generation-2 threshold the young collections never reach."""
 
@@ -82,6 +83,9 @@ class QuietCollector:
         self.last_full = now
         self.collections = 0
         """Full collections made by this collector."""
+        self.busy: Callable[[], bool] = lambda: False
+        """True while training runs: a full collection holds the GIL for 0.1-0.2 s here,
+        time the training thread waits; then only :data:`MAX_INTERVAL` applies."""
 
     def start(self) -> None:
         if self._saved is None:
@@ -103,7 +107,7 @@ class QuietCollector:
         now = self._clock()
         since = now - self.last_full
         quiet = now - self.last_input >= QUIET_SECONDS
-        if since >= MAX_INTERVAL or (quiet and since >= MIN_INTERVAL):
+        if since >= MAX_INTERVAL or (quiet and since >= MIN_INTERVAL and not self.busy()):
             self._collect()
             self.collections += 1
             self.last_full = self._clock()

@@ -27,8 +27,11 @@ from cnn_tui.tui.widgets.footer import Footer
 from cnn_tui.tui.widgets.header import Header
 from cnn_tui.tui.widgets.live_plot import LivePlot
 
-REDRAW_SECONDS = 0.25
-"""The screen syncs from the monitor at most this often (labels, bars, log)."""
+REDRAW_SECONDS = 0.5
+"""The screen syncs from the monitor at most this often (labels, bars, log): each sync
+that changes something costs a compositor update on the UI thread, and at 4 Hz those took
+~1/4 of the UI thread's CPU while training (measured here), which the training thread
+waits for (the GIL)."""
 BATCH_PLOT_SECONDS = 2.0
 """The current-epoch plot is rebuilt at most this often, and at each new epoch: a plotext
 build + ANSI parse + paint costs ~25 ms of the UI thread (measured here), time the

@@ -50,6 +50,37 @@ def test_input_holds_the_collection_until_quiet():
     assert collector.tick() and len(done) == 1
 
 
+def test_while_training_only_the_overdue_collection_runs():
+    collector, clock, done = make()
+    training = [True]
+    collector.busy = lambda: training[0]
+    clock.now += MIN_INTERVAL + 5
+    assert not collector.tick()  # quiet and due, but the run has the CPU
+    clock.now = 1000.0 + MAX_INTERVAL
+    assert collector.tick() and len(done) == 1
+    training[0] = False
+    clock.now += MIN_INTERVAL
+    assert collector.tick() and len(done) == 2
+
+
+async def test_app_tells_the_collector_when_it_trains(make_app):
+    from fake_engine import FakeEngine
+
+    engine = FakeEngine(steps=20, step_delay=0.02)
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(lambda: app.setup_screen.config is not None)
+        assert not app.collector.busy()
+        app.setup_screen.field("train.epochs").control.value = "50"
+        assert await wait_for(lambda: app.setup_screen.config.train.epochs == 50)
+        await pilot.press("f5")
+        assert await wait_for(lambda: engine.batches_emitted >= 2)
+        assert app.collector.busy()
+        await pilot.press("x")
+        assert await wait_for(lambda: not app.training_active, timeout=20)
+        assert not app.collector.busy()
+
+
 def test_overdue_collection_runs_even_while_typing():
     collector, clock, done = make()
     for _ in range(int(MAX_INTERVAL / 0.5) + 1):

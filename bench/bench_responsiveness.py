@@ -14,7 +14,7 @@ that shows the result:
 
 The same keys are first measured with the app idle (TensorFlow loaded, no run) as the
 baseline. Between presses the bench sleeps 100-300 ms so presses land at every phase of
-the training steps and the 4 Hz plot redraws. Target: p95 < 100 ms while training.
+the training steps and the 2 Hz screen syncs. Target: p95 < 100 ms while training.
 """
 
 from __future__ import annotations

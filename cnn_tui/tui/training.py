@@ -2,7 +2,7 @@
 
 The App owns the training worker and one :class:`RunMonitor` per run; every training
 message updates the monitor (plain lists, cheap), and the screen pulls from it on a timer
-(4 Hz) while it is the screen shown. Every UI-thread millisecond is taken from training
+(2 Hz) while it is the screen shown. Every UI-thread millisecond is taken from training
 on a small machine, so the pull does the least the eye needs: labels and bars change only
 when their text or value does (without a layout pass), the per-epoch plots are rebuilt
 only when an epoch ends, and the current-epoch plot at most every

@@ -438,7 +438,16 @@ class CnnTuiApp(ExperimentRunner, App):
             return self.training_active
         if action == "train":
             return None if self.training_active else True
+        if action in ("setup", "training", "runs") and self._on_base_screen(action):
+            return False  # already there: keep the key off the footer (it overflowed at 120 columns)
         return True
+
+    def _on_base_screen(self, mode: str) -> bool:
+        """Whether ``mode``'s own screen is the one shown (nothing pushed over it)."""
+        try:
+            return self.current_mode == mode and len(self.screen_stack) == 1
+        except Exception:  # noqa: BLE001 - no screen yet (start-up, shutdown)
+            return False
 
     def train_target(self) -> str:
         try:

@@ -55,8 +55,9 @@ class SetupScreen(Screen):
     AUTO_FOCUS = ""  # not None: None falls back to the App's "*"
     """The preset select is focused right after the first paint (see _after_first_paint)."""
     BINDINGS = [
-        Binding("ctrl+s", "save_preset", "Save preset"),
-        Binding("ctrl+o", "load_preset", "Load preset"),
+        # Short footer labels: the Setup footer has the most keys (it overflowed 120 columns).
+        Binding("ctrl+s", "save_preset", "Save", tooltip="Save the current settings as a user preset"),
+        Binding("ctrl+o", "load_preset", "Load", tooltip="Load a built-in or user preset"),
         # priority: inputs bind ctrl+e to "end of line" (the end key still does that)
         Binding("ctrl+e", "experiment_dialog", "Experiment…", priority=True),
         Binding("escape", "leave_field", "Leave field", show=False),

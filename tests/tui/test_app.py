@@ -85,6 +85,21 @@ async def test_screens_keys_s_t_u_r(make_app):
         assert isinstance(app.screen, SetupScreen)
 
 
+async def test_footer_leaves_out_the_key_of_the_screen_shown(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "s" not in app.screen.active_bindings and "t" in app.screen.active_bindings
+        await pilot.press("s")  # already there: nothing happens
+        assert isinstance(app.screen, SetupScreen)
+        await pilot.press("t")
+        assert app.screen is app.training_screen
+        assert await wait_for(lambda: "t" not in app.screen.active_bindings and "s" in app.screen.active_bindings)
+        app.push_screen(HelpScreen())  # something over the Training screen: t goes back to it
+        await pilot.pause()
+        assert app.check_action("training", ()) is True and app.check_action("setup", ()) is True
+
+
 async def test_quit_during_training_stores_the_run_as_stopped(make_app, runs_dir):
     engine = FakeEngine(steps=50, step_delay=0.02)
     app = make_app(engine)

@@ -216,7 +216,8 @@ def main() -> int:
         hook_s.append(seen["since_spawn"])
         app_s.append(seen["app_first_paint_seconds"] or float("nan"))
         tf_at_paint.append(bool(seen["tensorflow"] or seen["keras"]))
-        print(f"  rep {rep + 1}/{reps}  pty {pty_s[-1]:.3f} s  bare textual {bare_s[-1]:.3f} s  hook {hook_s[-1]:.3f} s  import cli {imp_s[-1]:.3f} s  "
+        print(f"  rep {rep + 1}/{reps}  pty {pty_s[-1]:.3f} s  bare textual {bare_s[-1]:.3f} s  "
+              f"hook {hook_s[-1]:.3f} s  import cli {imp_s[-1]:.3f} s  "
               f"python {interp_s[-1]:.3f} s  tf at paint {tf_at_paint[-1]}", flush=True)
     paint = C.median(pty_s)
     figures = [

@@ -3,7 +3,8 @@
 An :class:`ExperimentConfig` is plain data (frozen sections, unknown keys rejected;
 :mod:`cnn_tui.core.schema` validates them with pydantic's rules and messages, without
 importing pydantic, which cost a third of the app's start). Every field has a docstring;
-:func:`field_docs` exposes them to the CLI and the TUI. Errors are :class:`~cnn_tui.core.errors.ConfigError` with one line that names
+:func:`field_docs` exposes them to the CLI and the TUI. Errors are
+:class:`~cnn_tui.core.errors.ConfigError` with one line that names
 the file, the dotted key, the bad value and what is allowed.
 """
 

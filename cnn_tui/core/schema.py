@@ -343,14 +343,10 @@ class Section:
 
     def __init__(self, **data: Any) -> None:
         errors: list = []
-        values = type(self)._collect(data, (), errors)
+        valid = type(self)._validate_dict(data, (), errors)
         if errors:
             raise SchemaError(errors, type(self).__name__)
-        object.__setattr__(self, "_Section__values", values)
-        try:
-            self._check()
-        except ValueError as exc:
-            raise SchemaError([_error("value_error", f"Value error, {exc}", data, ())], type(self).__name__) from None
+        object.__setattr__(self, "_Section__values", valid._values())
 
     # validation ---------------------------------------------------------------------------
     @classmethod

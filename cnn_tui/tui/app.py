@@ -428,8 +428,7 @@ class CnnTuiApp(ExperimentRunner, App):
 
     def _training_anything(self) -> bool:
         """A run or a study is training (the garbage collector then waits longer)."""
-        study = getattr(self, "study", None)
-        return self.training_active or (study is not None and study.active)
+        return self.training_active or (self.study is not None and self.study.active)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "experiment":
@@ -444,10 +443,7 @@ class CnnTuiApp(ExperimentRunner, App):
 
     def _on_base_screen(self, mode: str) -> bool:
         """Whether ``mode``'s own screen is the one shown (nothing pushed over it)."""
-        try:
-            return self.current_mode == mode and len(self.screen_stack) == 1
-        except Exception:  # noqa: BLE001 - no screen yet (start-up, shutdown)
-            return False
+        return self.current_mode == mode and len(self.screen_stack) == 1
 
     def train_target(self) -> str:
         try:

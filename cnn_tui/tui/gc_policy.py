@@ -4,8 +4,8 @@ A full (generation 2) collection walks every container object the program keeps:
 app, with TensorFlow frozen out of its sight (``gc.freeze`` after the import), that is
 still ~150k Textual objects (widgets, styles, render caches) and 0.15-0.25 s with the GIL
 held on a small machine. Python starts one whenever enough objects have survived the
-young collections, which in a TUI repainting several times a second is every second or two -- so it
-often landed between a key press and the frame that answers it.
+young collections, which in a TUI repainting several times a second is every second or
+two -- so it often landed between a key press and the frame that answers it.
 
 :class:`QuietCollector` switches the automatic full collections off (the young ones stay
 as they are) and runs them from a timer instead: when there was no input for

@@ -6,8 +6,8 @@ a ``SelectOverlay`` (an ``OptionList`` of every option, hidden until the select 
 Measured here (120x40, 30 selects in a bare app), each one cost ~34 ms to mount, style and
 paint; the Setup screen has seven before its first paint. :class:`LeanSelect` keeps
 Textual's ``Select`` -- keys, messages, value handling and the overlay itself -- but its
-closed line draws the label and the arrow itself (~19 ms each), and the overlay is mounted
-the first time the select opens (~10 ms each).
+closed line draws the label and the arrow itself (that alone: ~19 ms each), and the
+overlay is mounted the first time the select opens (both: ~8 ms each).
 """
 
 from __future__ import annotations
@@ -77,6 +77,10 @@ class LeanSelect(Select):
         overlays = self.query_children(SelectOverlay)
         return overlays.first() if overlays else None
 
+    def _line(self) -> LeanSelectCurrent | None:
+        lines = self.query_children(LeanSelectCurrent)
+        return lines.first() if lines else None
+
     async def _mount_overlay(self) -> SelectOverlay:
         overlay = self._overlay()
         if overlay is None:
@@ -98,13 +102,13 @@ class LeanSelect(Select):
     def _watch_value(self, value: Any) -> None:
         # Textual's, minus the overlay's highlight (set when it opens, see _watch_expanded).
         self._value = value
-        currents = self.query_children(LeanSelectCurrent)
-        if not currents:
+        line = self._line()
+        if line is None:
             return
         label: Any = self.NULL
         if value != self.NULL:
             label = next((prompt for prompt, option in self._options if option == value), self.NULL)
-        currents.first().update(label)
+        line.update(label)
         self.post_message(self.Changed(self, value))
 
     def _watch_expanded(self, expanded: bool) -> None:
@@ -112,19 +116,20 @@ class LeanSelect(Select):
             self.run_worker(self._open_when_mounted(), group="lean-select", exclusive=True)
             return
         super()._watch_expanded(expanded)
-        for current in self.query_children(LeanSelectCurrent):
-            current.refresh()
+        line = self._line()
+        if line is not None:
+            line.refresh()  # the arrow turns
 
     def _watch_prompt(self, prompt: str) -> None:
         if self._overlay() is not None:
             super()._watch_prompt(prompt)
             return
-        currents = self.query_children(LeanSelectCurrent)
-        if not self.is_mounted or not currents:
+        line = self._line()
+        if not self.is_mounted or line is None:
             return
-        currents.first().placeholder = prompt
+        line.placeholder = prompt
         if self._allow_blank and self.value == self.NULL:
-            currents.first().update(self.NULL)
+            line.update(self.NULL)
 
     async def _open_when_mounted(self) -> None:
         await self._mount_overlay()

@@ -51,6 +51,8 @@ from cnn_tui.tui.prewarm import PAUSE_SECONDS, mark_styled, prewarm_modes, prewa
 from cnn_tui.tui.setup import SetupScreen
 
 if TYPE_CHECKING:
+    from textual.dom import DOMNode
+
     from cnn_tui.tui.training import RunMonitor, TrainingScreen
 
 
@@ -164,6 +166,20 @@ class CnnTuiApp(ExperimentRunner, App):
         """Full garbage collections between key presses (see :mod:`cnn_tui.tui.gc_policy`)."""
 
     # -- lifecycle ------------------------------------------------------------------------
+    def update_styles(self, node: DOMNode, animate: bool = True) -> None:
+        """Restyle ``node`` and its subtree -- unless it is not in the DOM yet.
+
+        Textual restyles a widget whenever a reactive with a toggle class is set, and
+        widgets set such reactives in their ``__init__`` (``compact``, a Checkbox's
+        ``value``): inside a ``compose`` the app is known, so each control built there was
+        styled once before it was mounted and once more when it was. Styles are applied
+        to every widget when it is registered (``App._register``), so the early pass is
+        wasted: 31 of them on the Setup form, ~40 ms of the first paint here.
+        """
+        if node is not self and node._parent is None:
+            return
+        super().update_styles(node, animate)
+
     def get_driver_class(self) -> type:
         driver = super().get_driver_class()
         try:

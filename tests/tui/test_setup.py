@@ -234,6 +234,24 @@ async def test_keras_summary_replaces_the_plan_and_follows_batch_norm(make_app):
         assert view.state == "keras"
 
 
+async def test_summary_out_of_the_dom_ignores_late_facts(make_app):
+    """Facts that arrive while the app closes (q at start-up, a busy CI host) reached a
+    ModelSummaryView already out of the DOM, whose first table mount raised MountError."""
+    app = make_app()
+    async with app.run_test(size=SIZE):
+        assert await wait_for(lambda: _ready(app))
+        view = app.setup_screen.query_one(ModelSummaryView)
+        await view.remove()
+        assert not view.is_attached
+        view.show_plan([], (8, 8, 1), "late")  # the table's first mount: no MountError
+        view.set_note("later")
+        view.show_message("gone")
+        assert view.rows == [] and view.state == "empty"
+    fresh = ModelSummaryView()  # never mounted
+    fresh.show_plan([], (8, 8, 1), "")
+    assert fresh.state == "plan" and fresh.rows == [("input", "", "8x8x1", "")]
+
+
 async def test_every_preset_round_trips_through_the_form(make_app):
     """Loading a preset and reading the form back gives the preset's own config."""
     app = make_app()

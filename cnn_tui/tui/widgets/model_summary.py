@@ -60,6 +60,11 @@ class ModelSummaryView(Vertical):
         return table
 
     def _fill(self, rows: list[tuple[str, ...]]) -> None:
+        if not self.is_attached:
+            # Dataset facts or a Keras summary that arrive while the app is closing (q
+            # pressed at start-up): the view is already out of the DOM and cannot mount.
+            self.rows = rows
+            return
         if not rows and not self.query(DataTable):
             self.rows = rows
             return
@@ -74,7 +79,8 @@ class ModelSummaryView(Vertical):
         self.rows = rows
 
     def _caption(self, text: str) -> None:
-        self.query_one("#summary-caption", Static).update(text)
+        for caption in self.query("#summary-caption").results(Static):  # none once pruned
+            caption.update(text)
 
     def show_plan(self, plan: list[Any], input_shape: tuple[int, ...], note: str) -> None:
         """Rows from ``plan_shapes`` (block, output_shape): shapes only, no parameter counts."""
@@ -109,6 +115,6 @@ class ModelSummaryView(Vertical):
     def set_note(self, note: str) -> None:
         """Change the caption's trailing note on a plan (e.g. 'Keras summary loading...')."""
         if self.state == "plan":
-            caption = self.query_one("#summary-caption", Static)
-            text = str(caption.content).split("  [dim]")[0]
-            caption.update(f"{text}  [dim]{note}[/]")
+            for caption in self.query("#summary-caption").results(Static):
+                text = str(caption.content).split("  [dim]")[0]
+                caption.update(f"{text}  [dim]{note}[/]")

@@ -54,7 +54,9 @@ async def test_plots_receive_batch_and_epoch_points(make_app):
         assert "epoch 3/3" in log_text and "warning: fake engine" in log_text and "test: loss" in log_text
         run = RunStore(app.runs_dir).get("latest")
         assert run.state == "completed" and len(run.history()) == 3
-        assert any("press r" in n.message for n in app._notifications)
+        # The worker's SUCCESS state is set on its thread before the app handles the
+        # StateChanged message that notifies: _finished() can be true a moment earlier.
+        assert await wait_for(lambda: any("press r" in n.message for n in app._notifications))
 
 
 async def test_stop_keeps_the_run_as_stopped(make_app):

@@ -26,6 +26,7 @@ from textual.widgets import Label, ProgressBar, RichLog, Static
 from cnn_tui.tui.widgets.footer import Footer
 from cnn_tui.tui.widgets.header import Header
 from cnn_tui.tui.widgets.live_plot import LivePlot
+from cnn_tui.tui.widgets.run_log import RunLog
 
 REDRAW_SECONDS = 0.5
 """The screen syncs from the monitor at most this often (labels, bars, log): each sync
@@ -238,7 +239,7 @@ class TrainingScreen(Screen):
             yield LivePlot("Current epoch (running mean)", "step", id="plot-batch")
             yield LivePlot("Loss per epoch", "epoch", id="plot-loss")
             yield LivePlot("Accuracy per epoch", "epoch", ylim=(0.0, 1.0), id="plot-acc")
-        yield RichLog(id="train-log", max_lines=2000, wrap=False, markup=False, highlight=False)
+        yield RunLog(id="train-log", max_lines=2000, wrap=False, markup=False, highlight=False)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import events, work
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -650,7 +650,7 @@ class CnnTuiApp(ExperimentRunner, App):
                 m.finished(status, run_dir, getattr(result, "metrics", None))
         self._after_run()
         if status in ("completed", "stopped") and run_dir is not None and not self._quitting:
-            if self.AUTO_OPEN_RESULTS and self.current_mode == "training" and _is_training_screen(self.screen):
+            if self.AUTO_OPEN_RESULTS and self.current_mode == "training" and self._showing_training():
                 self.open_results(Path(run_dir))
             else:
                 self.notify(f"Run {status}: press r for its results.", title="Training")
@@ -658,6 +658,14 @@ class CnnTuiApp(ExperimentRunner, App):
                     self.run_worker(
                         self._prebuild_results(Path(run_dir)), group="prewarm", exclusive=True, exit_on_error=False
                     )
+
+    def _showing_training(self) -> bool:
+        """The Training screen is on top (False once the app's screen stacks are emptied
+        at exit: a worker's last state change can be handled after that)."""
+        try:
+            return _is_training_screen(self.screen)
+        except ScreenStackError:
+            return False
 
     def _training_error(self, error: BaseException | None) -> None:
         if isinstance(error, CnnTuiError):

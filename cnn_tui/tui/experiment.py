@@ -98,7 +98,7 @@ class ExperimentScreen(Screen):
     def sync(self, force: bool = False, reload: bool = False) -> None:
         """Pull the study's state into the widgets; ``reload``: re-read table and curves."""
         s = self.study
-        if s is None or not self.is_mounted:
+        if s is None or not self.is_mounted or not self.is_attached:  # not attached: app closing
             return
         self._update_eta(s)
         key = (s.seq, s.version)

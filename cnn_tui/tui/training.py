@@ -259,7 +259,7 @@ class TrainingScreen(Screen):
             self._log_cursor = 0
             self._epochs_drawn = -1
             self._batch_drawn_at = 0.0
-            if self.is_mounted:
+            if self.is_mounted and self.is_attached:
                 self.query_one("#train-log", RichLog).clear()
                 for plot in self.query(LivePlot):
                     plot.clear_series()
@@ -274,7 +274,7 @@ class TrainingScreen(Screen):
         once instead of waiting for its throttle.
         """
         m = self.monitor
-        if m is None or not self.is_mounted:
+        if m is None or not self.is_mounted or not self.is_attached:  # not attached: app closing
             return
         if not self.is_current:
             return

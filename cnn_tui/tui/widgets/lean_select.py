@@ -81,9 +81,13 @@ class LeanSelect(Select):
         lines = self.query_children(LeanSelectCurrent)
         return lines.first() if lines else None
 
-    async def _mount_overlay(self) -> SelectOverlay:
+    async def _mount_overlay(self) -> SelectOverlay | None:
+        """The overlay, mounted on first use; None once the app is closing (not attached:
+        a mount would raise MountError)."""
         overlay = self._overlay()
         if overlay is None:
+            if not self.is_attached:
+                return None
             overlay = SelectOverlay(type_to_search=self._type_to_search)
             overlay.compact = self.compact  # (data_bind works only while composing)
             await self.mount(overlay)
@@ -113,7 +117,7 @@ class LeanSelect(Select):
 
     def _watch_expanded(self, expanded: bool) -> None:
         if expanded and self._overlay() is None:
-            self.run_worker(self._open_when_mounted(), group="lean-select", exclusive=True)
+            self.run_worker(self._open_when_mounted(), group="lean-select", exclusive=True, exit_on_error=False)
             return
         super()._watch_expanded(expanded)
         line = self._line()
@@ -132,10 +136,9 @@ class LeanSelect(Select):
             line.update(self.NULL)
 
     async def _open_when_mounted(self) -> None:
-        await self._mount_overlay()
-        if self.expanded:
+        if await self._mount_overlay() is not None and self.expanded:
             self._watch_expanded(True)
 
     async def action_show_overlay(self) -> None:
-        await self._mount_overlay()
-        super().action_show_overlay()
+        if await self._mount_overlay() is not None:
+            super().action_show_overlay()

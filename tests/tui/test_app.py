@@ -8,6 +8,7 @@ import sys
 
 import pytest
 from fake_engine import SIZE, FakeEngine, wait_for
+from textual.command import CommandPalette
 
 from cnn_tui.tui.app import CnnTuiApp, CnnTuiCommands
 from cnn_tui.tui.help import HelpScreen
@@ -38,11 +39,11 @@ async def test_help_screen_opens_and_closes(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
-        assert isinstance(app.screen, HelpScreen)
+        assert await wait_for(lambda: isinstance(app.screen, HelpScreen))
         await pilot.press("escape")
-        assert isinstance(app.screen, SetupScreen)
+        assert await wait_for(lambda: isinstance(app.screen, SetupScreen))
         await pilot.press("f1")
-        assert isinstance(app.screen, HelpScreen)
+        assert await wait_for(lambda: isinstance(app.screen, HelpScreen))
         await pilot.press("escape")
 
 
@@ -59,6 +60,7 @@ async def test_command_palette_lists_the_actions(make_app):
         assert hits and "Save preset" in str(hits[0].text)
         # through the palette itself
         await pilot.press("ctrl+p")
+        assert await wait_for(lambda: isinstance(app.screen, CommandPalette) and app.screen.is_mounted)
         await pilot.press(*"save preset")
         await pilot.pause(0.3)
         await pilot.press("enter")
@@ -70,9 +72,9 @@ async def test_screens_keys_s_t_u_r(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("t")
-        assert app.screen is app.training_screen
+        assert await wait_for(lambda: app.screen is app.training_screen)
         await pilot.press("s")
-        assert isinstance(app.screen, SetupScreen)
+        assert await wait_for(lambda: isinstance(app.screen, SetupScreen))
         await pilot.press("r")  # no runs yet: a notification, no crash
         assert await wait_for(lambda: any("no runs" in n.message for n in app._notifications))
         try:
@@ -82,7 +84,7 @@ async def test_screens_keys_s_t_u_r(make_app):
         await pilot.press("u")
         assert await wait_for(lambda: isinstance(app.screen, RunsScreen))
         await pilot.press("s")
-        assert isinstance(app.screen, SetupScreen)
+        assert await wait_for(lambda: isinstance(app.screen, SetupScreen))
 
 
 async def test_footer_leaves_out_the_key_of_the_screen_shown(make_app):
@@ -93,7 +95,7 @@ async def test_footer_leaves_out_the_key_of_the_screen_shown(make_app):
         await pilot.press("s")  # already there: nothing happens
         assert isinstance(app.screen, SetupScreen)
         await pilot.press("t")
-        assert app.screen is app.training_screen
+        assert await wait_for(lambda: app.screen is app.training_screen)
         assert await wait_for(lambda: "t" not in app.screen.active_bindings and "s" in app.screen.active_bindings)
         app.push_screen(HelpScreen())  # something over the Training screen: t goes back to it
         await pilot.pause()

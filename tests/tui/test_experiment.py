@@ -24,7 +24,7 @@ async def _ready(app, epochs: int | None = 3) -> None:
 
 async def _dialog(app, pilot, kind: str | None = None, lines: str | None = None, repeat: str | None = None):
     await pilot.press("ctrl+e")
-    assert await wait_for(lambda: isinstance(app.screen, ExperimentDialog))
+    assert await wait_for(lambda: isinstance(app.screen, ExperimentDialog) and app.screen.is_mounted)
     dialog = app.screen
     if kind is not None:
         dialog.query_one("#exp-kind").value = kind
@@ -47,14 +47,15 @@ async def test_grid_study_fills_the_queue_table_and_band(make_app, runs_dir):
     async with app.run_test(size=SIZE) as pilot:
         await _ready(app)
         dialog = await _dialog(app, pilot, "grid", "model.batch_norm=true,false", "2")
-        assert "2 group(s) x 2 seed(s) = 4 trial(s)" in str(dialog.query_one("#exp-check").content)
+        check = dialog.query_one("#exp-check")
+        assert await wait_for(lambda: "2 group(s) x 2 seed(s) = 4 trial(s)" in str(check.content))
         await pilot.press("ctrl+s")
         assert await wait_for(lambda: app.study is not None)
         study = app.study
         assert [r.trial_id for r in study.trials] == ["g01-s42", "g01-s43", "g02-s42", "g02-s43"]
         assert app.screen is app.training_screen  # the current trial's live curves
         await pilot.press("E")
-        assert await wait_for(lambda: isinstance(app.screen, ExperimentScreen))
+        assert await wait_for(lambda: isinstance(app.screen, ExperimentScreen) and app.screen.is_mounted)
         screen = app.screen
         queue = screen.query_one("#exp-queue", DataTable)
         assert queue.row_count == 4
@@ -75,7 +76,7 @@ async def test_grid_study_fills_the_queue_table_and_band(make_app, runs_dir):
         assert band.series[0].x == (1.0, 2.0, 3.0) and len(band.series[0].band_x) == 3
         assert "4/4 done" in str(screen.query_one("#exp-summary").content)
         await pilot.press("escape")
-        assert app.screen is app.training_screen
+        assert await wait_for(lambda: app.screen is app.training_screen)
 
 
 async def test_skip_then_cancel(make_app):
@@ -117,24 +118,27 @@ async def test_bad_dialog_input_is_refused_with_a_message(make_app):
         await _ready(app, epochs=None)
         dialog = await _dialog(app, pilot, "grid", "model.bogus=1,2")
         check = dialog.query_one("#exp-check")
-        assert "bogus" in str(check.content) and dialog.query_one("#exp-lines").has_class("-invalid")
+        assert await wait_for(
+            lambda: "bogus" in str(check.content) and dialog.query_one("#exp-lines").has_class("-invalid")
+        )
         await pilot.press("ctrl+s")
-        assert isinstance(app.screen, ExperimentDialog) and _notified(app, "bogus")
+        assert await wait_for(lambda: _notified(app, "bogus"))
+        assert isinstance(app.screen, ExperimentDialog)
         for lines, needle in (("model.dropout", "expected KEY=VALUE"), ("model.dropout=5,0.2", "dropout=5"),
                               ("", "required")):
             dialog.query_one("#exp-lines", TextArea).text = lines
-            await pilot.pause()
-            assert needle in str(check.content), (lines, str(check.content))
+            assert await wait_for(lambda: needle in str(check.content)), (lines, str(check.content))
         dialog.query_one("#exp-lines", TextArea).text = "model.dropout=0.1,0.2"
         dialog.query_one("#exp-repeat").value = "zero"
-        await pilot.pause()
-        assert dialog.query_one("#exp-repeat").has_class("-invalid") and "whole number" in str(check.content)
+        assert await wait_for(
+            lambda: dialog.query_one("#exp-repeat").has_class("-invalid") and "whole number" in str(check.content)
+        )
         dialog.query_one("#exp-kind").value = "ablation"
         dialog.query_one("#exp-repeat").value = "1"
         dialog.query_one("#exp-lines", TextArea).text = ": model.l2=0.1"
-        await pilot.pause()
-        assert "missing the step name" in str(check.content)
+        assert await wait_for(lambda: "missing the step name" in str(check.content))
         await pilot.press("ctrl+s")
+        assert await wait_for(lambda: _notified(app, "missing the step name"))
         assert isinstance(app.screen, ExperimentDialog)
         await pilot.press("escape")
         assert await wait_for(lambda: not isinstance(app.screen, ExperimentDialog))
@@ -179,7 +183,7 @@ async def test_failing_trials_are_recorded_and_the_study_goes_on(make_app):
         assert "no such folder" in (study.trials[0].error or "")
         assert len(engine.calls) == 2 and app.check_action("experiment", ()) is True
         await pilot.press("E")
-        assert await wait_for(lambda: isinstance(app.screen, ExperimentScreen))
+        assert await wait_for(lambda: isinstance(app.screen, ExperimentScreen) and app.screen.is_mounted)
         queue = app.screen.query_one("#exp-queue", DataTable)
         assert str(queue.get_cell("r01-s42", "state")) == "failed"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fake_engine import wait_for
 from textual.app import App, ComposeResult
 from textual.widgets import Select
 from textual.widgets._select import SelectOverlay
@@ -28,6 +29,12 @@ def _line(app: _SelectApp) -> str:
     return str(app.query_one(LeanSelectCurrent).render())
 
 
+def _opened(select: LeanSelect) -> bool:
+    """Open, with the overlay (mounted by a worker on the first open) shown."""
+    overlays = select.query(SelectOverlay)
+    return select.expanded and len(overlays) == 1 and overlays.first().display
+
+
 async def test_closed_select_is_one_line_widget_without_overlay():
     app = _SelectApp(value="sgd", allow_blank=False)
     async with app.run_test() as pilot:
@@ -44,34 +51,30 @@ async def test_keyboard_opens_the_list_and_picks_an_option():
         select = app.query_one(LeanSelect)
         select.focus()
         await pilot.press("enter")
-        await pilot.pause()
+        assert await wait_for(lambda: _opened(select) and select.query_one(SelectOverlay).has_focus)
         overlay = select.query_one(SelectOverlay)
-        assert select.expanded and overlay.display and overlay.has_focus
         assert overlay.option_count == len(OPTIONS) and overlay.highlighted == 0  # the current value
         assert "▲" in _line(app)
         await pilot.press("down", "down", "enter")
-        await pilot.pause()
-        assert select.value == "rmsprop" and not select.expanded and select.has_focus
+        assert await wait_for(lambda: select.value == "rmsprop" and not select.expanded and select.has_focus)
         assert "rmsprop" in _line(app) and "▼" in _line(app)
-        assert app.changes[-1] == "rmsprop"
+        assert await wait_for(lambda: app.changes and app.changes[-1] == "rmsprop")
         await pilot.press("enter")  # reopening reuses the overlay, highlighting the value
-        await pilot.pause()
-        assert len(select.query(SelectOverlay)) == 1 and overlay.highlighted == 2
+        assert await wait_for(lambda: _opened(select) and overlay.highlighted == 2)
         await pilot.press("escape")
-        await pilot.pause()
-        assert not select.expanded and select.value == "rmsprop"
+        assert await wait_for(lambda: not select.expanded)
+        assert select.value == "rmsprop"
 
 
 async def test_mouse_click_opens_the_list():
     app = _SelectApp(value="adam", allow_blank=False)
     async with app.run_test() as pilot:
-        await pilot.click(LeanSelectCurrent)
-        await pilot.pause()
         select = app.query_one(LeanSelect)
-        assert select.expanded and select.query_one(SelectOverlay).display
+        assert await wait_for(lambda: app.query_one(LeanSelectCurrent).region.area > 0)
+        assert await pilot.click(LeanSelectCurrent)
+        assert await wait_for(lambda: _opened(select) and select.query_one(SelectOverlay).has_focus)
         await pilot.press("down", "enter")
-        await pilot.pause()
-        assert select.value == "sgd"
+        assert await wait_for(lambda: select.value == "sgd")
 
 
 async def test_set_options_and_prompt_before_the_first_open():
@@ -85,13 +88,13 @@ async def test_set_options_and_prompt_before_the_first_open():
         assert "(custom config)" in _line(app)
         select.set_options([("one", 1), ("two", 2)])
         select.value = 2
-        await pilot.pause()
-        assert "two" in _line(app) and app.changes[-1] == 2
+        assert "two" in _line(app)
+        assert await wait_for(lambda: app.changes and app.changes[-1] == 2)
         select.focus()
         await pilot.press("enter")
-        await pilot.pause()
+        assert await wait_for(lambda: _opened(select) and select.query_one(SelectOverlay).has_focus)
         overlay = select.query_one(SelectOverlay)
         assert overlay.option_count == 3  # the blank prompt and the two options
         await pilot.press("up", "enter")
-        await pilot.pause()
-        assert select.value == 1 and "one" in _line(app)
+        assert await wait_for(lambda: select.value == 1)
+        assert "one" in _line(app)

@@ -109,21 +109,18 @@ async def test_gallery_titles_paging_and_filter(runs):
 
         page1 = [s.index for s in gallery.page_samples]
         await pilot.press("n")
-        await pilot.pause()
+        assert await wait_for(lambda: gallery.page == 1)
         assert screen.query_one(TabbedContent).active == "tab-gallery"
-        assert gallery.page == 1
         page2 = [s.index for s in gallery.page_samples]
         assert page2 and not set(page1) & set(page2)
         assert "page 2/" in str(screen.query_one("#gallery-status").content)
         await pilot.press("b")
-        await pilot.pause()
-        assert [s.index for s in gallery.page_samples] == page1
+        assert await wait_for(lambda: [s.index for s in gallery.page_samples] == page1)
 
         # filter by true class (key f cycles through the classes present)
         await pilot.press("f")
-        await pilot.pause()
+        assert await wait_for(lambda: gallery.true_filter == min(s.true for s in gallery.samples))
         cls = gallery.true_filter
-        assert cls == min(s.true for s in gallery.samples)
         assert gallery.filtered and all(s.true == cls for s in gallery.filtered)
         assert len(gallery.filtered) < len(gallery.samples)
         assert screen.query_one("#filter-true", Select).value == cls
@@ -131,12 +128,10 @@ async def test_gallery_titles_paging_and_filter(runs):
         # predicted-class filter through the Select widget
         target = gallery.samples[0].pred
         screen.query_one("#filter-pred", Select).value = target
-        await pilot.pause()
-        assert gallery.pred_filter == target
+        assert await wait_for(lambda: gallery.pred_filter == target)
         assert all(s.pred == target and s.true == cls for s in gallery.filtered)
         await pilot.press("a")
-        await pilot.pause()
-        assert gallery.true_filter is None and gallery.pred_filter is None
+        assert await wait_for(lambda: gallery.true_filter is None and gallery.pred_filter is None)
         assert len(gallery.filtered) == len(gallery.samples)
 
 
@@ -174,8 +169,7 @@ async def test_not_a_run_folder_notifies(tmp_path):
         assert isinstance(app.screen, ResultsScreen)
         assert any(n.severity == "error" for n in app._notifications)
         await pilot.press("escape")
-        await pilot.pause()
-        assert not isinstance(app.screen, ResultsScreen)
+        assert await wait_for(lambda: not isinstance(app.screen, ResultsScreen))
 
 
 async def test_gallery_falls_back_to_reloading(runs, monkeypatch):

@@ -64,7 +64,7 @@ def messy_runs(runs_dir: Path) -> Path:
 
 async def _runs_screen(app, pilot, run_id: str) -> RunsScreen:
     await pilot.press("u")
-    assert await wait_for(lambda: isinstance(app.screen, RunsScreen))
+    assert await wait_for(lambda: isinstance(app.screen, RunsScreen) and app.screen.is_mounted)
     screen = app.screen
     ids = [r["run"] for r in screen.rows]
     screen.query_one(DataTable).move_cursor(row=ids.index(run_id))

@@ -7,6 +7,7 @@ from typing import Callable
 
 import pytest
 from canned import RUN_A, RUN_B, RUN_CRASHED, RUN_DAMAGED, RUN_FAILED, RUN_STOPPED, make_run, make_runs
+from fake_engine import wait_for
 from textual.app import App
 from textual.screen import Screen
 from textual.widgets import Checkbox, DataTable, Input, Select
@@ -76,29 +77,24 @@ async def test_sorting_by_key_and_header(runs_dir):
         screen = app.screen
         table = screen.query_one(DataTable)
         await pilot.press("o")
-        await pilot.pause()
-        assert screen.sort_column == "run"
+        assert await wait_for(lambda: screen.sort_column == "run")
         assert order(screen) == sorted(order(screen))
         await pilot.press("O")
-        await pilot.pause()
-        assert order(screen) == sorted(order(screen), reverse=True)
+        assert await wait_for(lambda: order(screen) == sorted(order(screen), reverse=True))
         await pilot.press("o")
-        await pilot.pause()
-        assert screen.sort_column == "name"
+        assert await wait_for(lambda: screen.sort_column == "name")
 
         # a header click sorts by that column; a second click reverses it
         index = screen.table.columns.index("test_accuracy") + 1
         key = table.ordered_columns[index].key
         table.post_message(DataTable.HeaderSelected(table, key, index, table.ordered_columns[index].label))
-        await pilot.pause()
-        assert screen.sort_column == "test_accuracy" and not screen.sort_reverse
+        assert await wait_for(lambda: screen.sort_column == "test_accuracy" and not screen.sort_reverse)
         acc = {RUN_A: screen.runs[RUN_A].metrics["test_accuracy"], RUN_B: screen.runs[RUN_B].metrics["test_accuracy"]}
         low, high = sorted(acc, key=acc.get)
         assert order(screen)[:2] == [low, high]  # runs without metrics stay at the end
         assert "▲" in str(table.ordered_columns[index].label)
         table.post_message(DataTable.HeaderSelected(table, key, index, table.ordered_columns[index].label))
-        await pilot.pause()
-        assert screen.sort_reverse and order(screen)[:2] == [high, low]
+        assert await wait_for(lambda: screen.sort_reverse and order(screen)[:2] == [high, low])
 
 
 def test_sort_rows_keeps_missing_last():
@@ -115,12 +111,10 @@ async def test_select_compare_and_open(runs_dir):
         await move_to(pilot, screen, RUN_A)
         await pilot.press("space")  # selects and moves down to RUN_B
         await pilot.press("space")
-        await pilot.pause()
-        assert screen.selected == [RUN_A, RUN_B]
+        assert await wait_for(lambda: screen.selected == [RUN_A, RUN_B])
         assert str(screen.query_one(DataTable).get_cell(RUN_A, "_sel")) == "●"
         await pilot.press("c")
-        await pilot.pause()
-        assert screen.query_one("#runs-compare").display
+        assert await wait_for(lambda: screen.query_one("#runs-compare").display)
         acc_plot = screen.query_one("#compare-accuracy", CurvePlot)
         loss_plot = screen.query_one("#compare-loss", CurvePlot)
         assert [s.label for s in acc_plot.series] == ["baseline", "dropout"]
@@ -131,25 +125,20 @@ async def test_select_compare_and_open(runs_dir):
         # unselect one: the overlay follows
         await move_to(pilot, screen, RUN_A)
         await pilot.press("space")
-        await pilot.pause()
-        assert [s.label for s in acc_plot.series] == ["dropout"]
+        assert await wait_for(lambda: [s.label for s in acc_plot.series] == ["dropout"])
 
         await move_to(pilot, screen, RUN_FAILED)
         await pilot.press("enter")
-        await pilot.pause()
-        assert isinstance(app.screen, ResultsScreen)
+        assert await wait_for(lambda: isinstance(app.screen, ResultsScreen))
         assert app.screen.run_dir == runs_dir / RUN_FAILED
         await pilot.press("escape")
-        await pilot.pause()
-        assert app.screen is screen
+        assert await wait_for(lambda: app.screen is screen)
 
 
 async def _open_dialog(pilot, app) -> ExportDialog:
     await pilot.press("e")
-    await pilot.pause()
-    dialog = app.screen
-    assert isinstance(dialog, ExportDialog)
-    return dialog
+    assert await wait_for(lambda: isinstance(app.screen, ExportDialog) and app.screen.is_mounted)
+    return app.screen
 
 
 async def test_export_markdown_and_latex(runs_dir, tmp_path):
@@ -163,13 +152,12 @@ async def test_export_markdown_and_latex(runs_dir, tmp_path):
         target = tmp_path / "report.md"
         dialog.query_one("#export-path", Input).value = str(target)
         await pilot.press("enter")
-        await pilot.pause()
-        assert app.screen is screen
+        assert await wait_for(lambda: app.screen is screen)  # the file is written before the dialog closes
         text = target.read_text()
         assert text.startswith("| run ")
         for run_id in (RUN_A, RUN_B, RUN_CRASHED, RUN_DAMAGED):
             assert run_id in text
-        assert any(str(target) in n.message for n in app._notifications)
+        assert await wait_for(lambda: any(str(target) in n.message for n in app._notifications))
 
         # LaTeX, transposed, only the selected runs
         await move_to(pilot, screen, RUN_A)
@@ -178,12 +166,12 @@ async def test_export_markdown_and_latex(runs_dir, tmp_path):
         assert "2 selected" in dialog.description
         dialog.query_one("#export-path", Input).value = str(tmp_path / "report.md")
         dialog.query_one("#export-format", Select).value = "latex"
-        await pilot.pause()
+        assert await wait_for(lambda: Path(dialog.query_one("#export-path", Input).value).suffix == ".tex")
         path = Path(dialog.query_one("#export-path", Input).value)
-        assert path.suffix == ".tex"
         dialog.query_one("#export-transpose", Checkbox).value = True
-        await pilot.click("#export-ok")
-        await pilot.pause()
+        assert await wait_for(lambda: dialog.query_one("#export-ok").region.area > 0)
+        assert await pilot.click("#export-ok")
+        assert await wait_for(lambda: app.screen is screen)  # written, then dismissed
         latex = path.read_text()
         assert "\\begin{tabular}" in latex and "\\toprule" in latex and "\\bottomrule" in latex
         assert "test\\_accuracy" in latex  # escaped, and a row label since transposed
@@ -202,14 +190,12 @@ async def test_export_refuses_overwrite_until_confirmed(runs_dir, tmp_path):
         dialog.query_one("#export-path", Input).value = str(target)
         await pilot.pause()
         await pilot.press("enter")
-        await pilot.pause()
+        assert await wait_for(lambda: "exists" in str(dialog.query_one("#export-message").content))
         assert app.screen is dialog  # still open, asking
         assert target.read_text() == "keep me\n"
-        assert "exists" in str(dialog.query_one("#export-message").content)
         assert str(dialog.query_one("#export-ok").label) == "Overwrite"
         await pilot.press("enter")  # confirmed
-        await pilot.pause()
-        assert app.screen is not dialog
+        assert await wait_for(lambda: app.screen is not dialog)  # written, then dismissed
         assert target.read_text().startswith("run,name,state")
 
 
@@ -222,12 +208,10 @@ async def test_export_error_and_cancel(runs_dir, tmp_path):
         dialog = await _open_dialog(pilot, app)
         dialog.query_one("#export-path", Input).value = str(blocker / "sub" / "t.md")
         await pilot.press("enter")
-        await pilot.pause()
+        assert await wait_for(lambda: any(n.severity == "error" for n in app._notifications))
         assert app.screen is dialog
-        assert any(n.severity == "error" for n in app._notifications)
         await pilot.press("escape")
-        await pilot.pause()
-        assert isinstance(app.screen, RunsScreen)
+        assert await wait_for(lambda: isinstance(app.screen, RunsScreen))
 
 
 async def test_refresh_picks_up_new_runs(runs_dir):
@@ -238,8 +222,7 @@ async def test_refresh_picks_up_new_runs(runs_dir):
         assert screen.query_one(DataTable).row_count == 6
         make_run(runs_dir, "20240103-090000-late-abcdef", name="late", created="2024-01-03T09:00:00+00:00")
         await pilot.press("R")
-        await pilot.pause()
-        assert screen.query_one(DataTable).row_count == 7
+        assert await wait_for(lambda: screen.query_one(DataTable).row_count == 7)
 
 
 async def test_empty_runs_folder(tmp_path):
@@ -248,17 +231,22 @@ async def test_empty_runs_folder(tmp_path):
         await pilot.pause()
         assert "No runs" in str(app.screen.query_one("#runs-summary").content)
         await pilot.press("enter", "space", "c", "e", "o")
-        await pilot.pause()
+        assert await wait_for(lambda: any("No runs to export" in n.message for n in app._notifications))
         assert isinstance(app.screen, RunsScreen)
 
 
-def _fixed_title(pilot):
-    pilot.app.screen.sub_title = "runs"
+async def _fixed_title(pilot) -> RunsScreen:
+    """The Runs screen with a fixed sub-title, once mounted (its on_mount sets the
+    sub-title and reads the rows)."""
+    app = pilot.app
+    assert await wait_for(lambda: isinstance(app.screen, RunsScreen) and app.screen.is_mounted)
+    app.screen.sub_title = "runs"
+    return app.screen
 
 
 def test_snapshot_runs(runs_dir, snap_compare):
     async def ready(pilot):
-        _fixed_title(pilot)
+        await _fixed_title(pilot)
         await pilot.pause()
 
     assert snap_compare(ScreenApp(lambda: RunsScreen(runs_dir)), terminal_size=(120, 24), run_before=ready)
@@ -266,11 +254,11 @@ def test_snapshot_runs(runs_dir, snap_compare):
 
 def test_snapshot_runs_compare(runs_dir, snap_compare):
     async def ready(pilot):
-        _fixed_title(pilot)
-        screen = pilot.app.screen
+        screen = await _fixed_title(pilot)
         await move_to(pilot, screen, RUN_A)
         await pilot.press("space", "space", "c")
-        await pilot.pause()
+        plot = screen.query_one("#compare-accuracy", CurvePlot)
+        assert await wait_for(lambda: screen.query_one("#runs-compare").display and len(plot.series) == 2)
 
     assert snap_compare(ScreenApp(lambda: RunsScreen(runs_dir)), terminal_size=(120, 36), run_before=ready)
 
@@ -281,14 +269,14 @@ async def test_inside_the_real_app(make_app, runs_dir):
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.pause()
         await pilot.press("u")
-        await pilot.pause()
+        assert await wait_for(lambda: isinstance(app.screen, RunsScreen) and app.screen.is_mounted)
         screen = app.screen
-        assert isinstance(screen, RunsScreen) and screen.runs_dir == runs_dir
+        assert screen.runs_dir == runs_dir
         await move_to(pilot, screen, RUN_B)
         await pilot.press("enter")
+        assert await wait_for(lambda: isinstance(app.screen, ResultsScreen))
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert isinstance(app.screen, ResultsScreen) and app.screen.run_dir == runs_dir / RUN_B
+        assert app.screen.run_dir == runs_dir / RUN_B
         await pilot.press("escape")
-        await pilot.pause()
-        assert app.screen is screen
+        assert await wait_for(lambda: app.screen is screen)

@@ -77,6 +77,15 @@ async def test_toggles_reach_the_engine_config(make_app):
         assert engine.calls[0]["name"] == "digits-quick"
 
 
+async def _save_dialog(app) -> SavePresetDialog:
+    """The Save preset dialog once its widgets exist and its Save button is laid out (a
+    click on a widget with no region yet misses)."""
+    assert await wait_for(lambda: isinstance(app.screen, SavePresetDialog) and app.screen.is_mounted)
+    dialog = app.screen
+    assert await wait_for(lambda: dialog.query_one("#save").region.area > 0)
+    return dialog
+
+
 def _shown_error(field) -> str:
     """The reason drawn under a field's controls (the lines after its label)."""
     return " ".join(str(field.render()).splitlines()[1:])
@@ -94,11 +103,10 @@ async def test_bad_dropout_is_flagged_at_the_field_and_training_refused(make_app
         # the row grows a line for the reason (at the next layout pass: wait for it)
         assert await wait_for(lambda: field.region.height == 2), field.region
         await pilot.press("f5")
-        await pilot.pause()
+        assert await wait_for(lambda: any("model.dropout" in n.message for n in app._notifications))
         assert engine.calls == []
         assert not app.training_active
         assert isinstance(app.screen, SetupScreen)
-        assert any("model.dropout" in n.message for n in app._notifications)
         assert "Fix 1 field" in str(app.setup_screen.query_one("#setup-status").content)
 
 
@@ -119,7 +127,7 @@ async def test_bad_learning_rate_typed_by_keys_is_refused(make_app):
         assert await wait_for(lambda: "greater than 0" in _shown_error(lr))
         assert lr.has_class("-invalid")
         await pilot.press("f5")
-        await pilot.pause()
+        assert await wait_for(lambda: any("train.learning_rate" in n.message for n in app._notifications))
         assert engine.calls == []
         # fixing it clears the flag
         lr.control.value = "0.01"
@@ -145,11 +153,10 @@ async def test_save_preset_writes_toml_to_user_dir(make_app, presets_dir):
         app.setup_screen.field("model.batch_norm").control.value = True
         await pilot.pause()
         await pilot.press("ctrl+s")
-        assert await wait_for(lambda: isinstance(app.screen, SavePresetDialog))
-        name_input = app.screen.query_one("#preset-name", Input)
-        name_input.value = "my-bn"
-        app.screen.query_one("#preset-description", Input).value = "digits with batch norm"
-        await pilot.click("#save")
+        dialog = await _save_dialog(app)
+        dialog.query_one("#preset-name", Input).value = "my-bn"
+        dialog.query_one("#preset-description", Input).value = "digits with batch norm"
+        assert await pilot.click("#save")
         assert await wait_for(lambda: (presets_dir / "my-bn.toml").exists())
         data = tomllib.loads((presets_dir / "my-bn.toml").read_text())
         assert data["model"]["batch_norm"] is True
@@ -163,9 +170,9 @@ async def test_save_preset_refuses_builtin_name_with_notification(make_app, pres
     async with app.run_test(size=SIZE) as pilot:
         assert await wait_for(lambda: _ready(app))
         await pilot.press("ctrl+s")
-        assert await wait_for(lambda: isinstance(app.screen, SavePresetDialog))
-        app.screen.query_one("#preset-name", Input).value = "digits-quick"
-        await pilot.click("#save")
+        dialog = await _save_dialog(app)
+        dialog.query_one("#preset-name", Input).value = "digits-quick"
+        assert await pilot.click("#save")
         assert await wait_for(lambda: any(n.severity == "error" for n in app._notifications))
         assert not (presets_dir / "digits-quick.toml").exists()
 
@@ -216,9 +223,10 @@ async def test_architecture_too_deep_is_reported_and_refused(make_app):
         assert await wait_for(lambda: app.setup_screen.plan_error is not None)
         assert app.setup_screen.query_one(ModelSummaryView).state == "error"
         await pilot.press("f5")
-        await pilot.pause()
+        assert await wait_for(
+            lambda: any(n.severity == "error" and n.title == "Not training" for n in app._notifications)
+        )
         assert engine.calls == []
-        assert any(n.severity == "error" for n in app._notifications)
 
 
 async def test_keras_summary_replaces_the_plan_and_follows_batch_norm(make_app):

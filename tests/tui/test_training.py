@@ -27,6 +27,10 @@ async def _start(app, pilot, epochs: int | None = None) -> None:
     await pilot.press("f5")
 
 
+def _log_text(screen) -> str:
+    return "\n".join(line.text for line in screen.query_one(RichLog).lines)
+
+
 def _finished(app) -> bool:
     return app.monitor is not None and not app.monitor.active and not app.training_active
 
@@ -50,8 +54,9 @@ async def test_plots_receive_batch_and_epoch_points(make_app):
         assert batch["loss"][0][-1] == 6.0
         assert app.monitor.status == "completed" and app.monitor.lr == 0.001
         assert screen.query_one("#plot-loss", LivePlot).draws < 40  # throttled, not once per event
-        log_text = "\n".join(line.text for line in screen.query_one(RichLog).lines)
-        assert "epoch 3/3" in log_text and "warning: fake engine" in log_text and "test: loss" in log_text
+        # the log's lines are written by messages (and deferred until it has a size)
+        wanted = ("epoch 3/3", "warning: fake engine", "test: loss")
+        assert await wait_for(lambda: all(w in _log_text(screen) for w in wanted)), _log_text(screen)
         run = RunStore(app.runs_dir).get("latest")
         assert run.state == "completed" and len(run.history()) == 3
         # The worker's SUCCESS state is set on its thread before the app handles the
@@ -172,6 +177,6 @@ async def test_idle_training_screen_does_not_animate(make_app):
     app = make_app(FakeEngine())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("t")
-        assert await wait_for(lambda: app.screen.id == "training")
+        assert await wait_for(lambda: app.screen.id == "training" and app.screen.is_mounted)
         bars = list(app.screen.query(Bar))
         assert len(bars) == 2 and all(bar.auto_refresh is None for bar in bars)

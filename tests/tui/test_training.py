@@ -59,8 +59,8 @@ async def test_plots_receive_batch_and_epoch_points(make_app):
         assert await wait_for(lambda: all(w in _log_text(screen) for w in wanted)), _log_text(screen)
         run = RunStore(app.runs_dir).get("latest")
         assert run.state == "completed" and len(run.history()) == 3
-        # The worker's SUCCESS state is set on its thread before the app handles the
-        # StateChanged message that notifies: _finished() can be true a moment earlier.
+        # The worker's state turns SUCCESS (read by _finished) before the app handles the
+        # StateChanged message whose handler notifies: a moment earlier, on a busy host.
         assert await wait_for(lambda: any("press r" in n.message for n in app._notifications))
 
 

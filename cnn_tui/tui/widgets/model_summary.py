@@ -60,12 +60,9 @@ class ModelSummaryView(Vertical):
         return table
 
     def _fill(self, rows: list[tuple[str, ...]]) -> None:
-        if not self.is_attached:
-            # Dataset facts or a Keras summary that arrive while the app is closing (q
-            # pressed at start-up): the view is already out of the DOM and cannot mount.
-            self.rows = rows
-            return
-        if not rows and not self.query(DataTable):
+        # No table to mount when there are no rows, nor once the view is detached: dataset
+        # facts or a Keras summary can arrive while the app is closing (q at start-up).
+        if not self.is_attached or (not rows and not self.query(DataTable)):
             self.rows = rows
             return
         table = self._table()

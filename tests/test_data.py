@@ -120,6 +120,18 @@ def test_make_tf_dataset_uint8_batches(digits):
     assert list(empty.as_numpy_iterator()) == []
 
 
+@pytest.mark.parametrize("shuffle,repeat", [(True, True), (False, False), (True, False)])
+def test_make_tf_dataset_runs_no_autotune_model(digits, shuffle, repeat):
+    """tf.data's autotune model thread sleeps up to 10 s between rounds, and destroying an
+    iterator waits for that sleep: fit's end (its training iterator destroyed) stalled
+    most runs by seconds before evaluation. Every pipeline the engine feeds to fit,
+    evaluate or predict must run without it."""
+    ds = make_tf_dataset(digits.x_train, digits.y_train, 32, shuffle=shuffle, seed=1, repeat=repeat)
+    assert ds.options().autotune.enabled is False
+    xb, _ = next(iter(ds.as_numpy_iterator()))  # and it still yields batches
+    assert xb.shape == (32, 8, 8, 1)
+
+
 def test_make_tf_dataset_rejects_mismatch(digits):
     with pytest.raises(DataError):
         make_tf_dataset(digits.x_train[:5], digits.y_train[:4], 2, shuffle=False, seed=0, repeat=False)

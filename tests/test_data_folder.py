@@ -143,6 +143,7 @@ def test_lazy_file_images_stream(tmp_path, monkeypatch):
     ds = make_tf_dataset(lazy.x_train, lazy.y_train, 4, shuffle=True, seed=0, repeat=True)
     xb, yb = next(iter(ds.as_numpy_iterator()))
     assert xb.dtype == np.uint8 and xb.shape == (4, 10, 12, 3) and yb.dtype == np.int64
+    assert ds.options().autotune.enabled is False  # see test_make_tf_dataset_runs_no_autotune_model
     ev = make_tf_dataset(lazy.x_test, lazy.y_test, 3, shuffle=False, seed=0, repeat=False)
     got = np.concatenate([b for b, _ in ev.as_numpy_iterator()])
     assert np.array_equal(got, eager.x_test)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import _common as C
 
-BENCHES = ["front_end", "input", "startup", "responsiveness", "memory", "scaling"]
+BENCHES = ["front_end", "input", "startup", "responsiveness", "memory", "scaling", "whole_run"]
 TITLES = {
     "front_end": "1. Front-end overhead",
     "input": "2. Input pipeline",
@@ -30,6 +30,7 @@ TITLES = {
     "responsiveness": "4. Responsiveness",
     "memory": "5. Memory",
     "scaling": "6. Scaling curve",
+    "whole_run": "7. Whole run",
 }
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 README = C.ROOT / "README.md"

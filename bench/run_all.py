@@ -106,18 +106,44 @@ def readme_section(results: dict[str, dict | None], quick: bool, wall: float | N
         "| benchmark | figure | measured | target | |",
         "|---|---|---|---|---|",
     ]
+    kept = _previous_rows()
+    carried: list[str] = []
     for name in BENCHES:
         data = results.get(name)
         if data is None:
-            lines.append(f"| {TITLES[name]} | (not run) | | | |")
+            # not measured this time (``--only``): keep the rows the README already has
+            lines.extend(kept.get(TITLES[name]) or [f"| {TITLES[name]} | (not run) | | | |"])
+            if kept.get(TITLES[name]):
+                carried.append(TITLES[name])
             continue
         for f in data["figures"]:
             verdict = "" if not f.get("target") else ("met" if f["met"] else "**missed**")
             label = f["label"].replace("|", "/")
             note = f" -- {f['note']}" if f.get("note") else ""
             lines.append(f"| {TITLES[name]} | {label} | {_cell(f)}{note.replace('|', '/')} | {f.get('target') or ''} | {verdict} |")
+    if carried:
+        lines.insert(lines.index("| benchmark | figure | measured | target | |"),
+                     f"Measured in an earlier run and kept as they were (`--only` ran the others): {', '.join(carried)}.\n")
     lines += ["", END]
     return "\n".join(lines)
+
+
+def _previous_rows() -> dict[str, list[str]]:
+    """The performance table's rows in README.md now, by benchmark title (with the date they
+    were measured, when the section says it), so ``--only X --write-readme`` replaces X's rows only."""
+    try:
+        text = README.read_text()
+    except OSError:
+        return {}
+    if START not in text or END not in text:
+        return {}
+    section = text.split(START, 1)[1].split(END, 1)[0]
+    rows: dict[str, list[str]] = {}
+    for line in section.splitlines():
+        cells = line.split("|")
+        if len(cells) > 2 and cells[1].strip() in TITLES.values():
+            rows.setdefault(cells[1].strip(), []).append(line)
+    return rows
 
 
 def write_readme(section: str) -> None:

@@ -436,9 +436,12 @@ class SetupScreen(Screen):
             import_tf()
             if worker.is_cancelled:
                 return
-            from cnn_tui.core.models import build_model, summarize
+            from cnn_tui.core.models import build_model, placeholder_stats, summarize
 
-            model = build_model(config.model, config.data, input_shape, num_classes, None, seed=config.train.seed)
+            # The training split is not loaded here; a summary needs only the layers' shapes.
+            stats = (placeholder_stats(input_shape[-1])
+                     if config.data.normalization in ("zero_center", "standardize") else None)
+            model = build_model(config.model, config.data, input_shape, num_classes, stats, seed=config.train.seed)
             summary = summarize(model)
             del model
         except CnnTuiError as exc:

@@ -272,3 +272,22 @@ async def test_every_preset_round_trips_through_the_form(make_app):
             config, errors = setup.build_config()
             assert errors == {}, (preset.name, errors)
             assert config == setup.base, preset.name
+
+
+async def test_keras_summary_of_a_zero_center_or_standardize_config(make_app):
+    """The summary builds the model with stand-in channel statistics (the training split is not
+    loaded on Setup): zero_center/standardize configs (lecture-vgg-*) showed "needs channel
+    statistics of the training split (got none)" instead of the summary, though they train."""
+    app = make_app(keras_summary=True)
+    async with app.run_test(size=SIZE):
+        assert await wait_for(lambda: _ready(app))
+        view = app.setup_screen.query_one(ModelSummaryView)
+        assert await wait_for(lambda: view.state == "keras", timeout=90)
+        for mode in ("zero_center", "standardize"):
+            app.setup_screen.field("data.normalization").query_one(Select).value = mode
+            assert await wait_for(lambda: any(r[1] == "Normalization" for r in view.rows) or view.state == "error",
+                                  timeout=60)
+            assert view.state == "keras", view.rows
+            app.setup_screen.field("data.normalization").query_one(Select).value = "rescale"
+            assert await wait_for(lambda: not any(r[1] == "Normalization" for r in view.rows) and view.state == "keras",
+                                  timeout=60)

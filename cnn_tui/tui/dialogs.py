@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from rich.markup import escape
 from textual import on
@@ -29,11 +29,15 @@ class SavePresetDialog(ModalScreen[SavePresetRequest | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, name: str, description: str = "", target: str = "") -> None:
+    def __init__(self, name: str, description: str = "", target: str = "",
+                 check: Callable[[SavePresetRequest], str | None] | None = None) -> None:
+        """``check`` returns why a request cannot be saved (None: it can); the dialog then
+        stays open with what was typed and shows the reason."""
         super().__init__(id="save-modal-box")
         self._name = name
         self._description = description
         self._target = target
+        self._check = check
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box"):
@@ -58,11 +62,18 @@ class SavePresetDialog(ModalScreen[SavePresetRequest | None]):
         if not name:
             self.query_one("#preset-error", Static).update("Enter a name.")
             return None
-        return SavePresetRequest(
+        request = SavePresetRequest(
             name=name,
             description=self.query_one("#preset-description", Input).value.strip(),
             overwrite=self.query_one("#preset-overwrite", Checkbox).value,
         )
+        problem = self._check(request) if self._check is not None else None
+        if problem:
+            self.query_one("#preset-error", Static).update(escape(problem))
+            self.notify(problem, severity="error", title="Save preset")
+            self.query_one("#preset-name", Input).focus()
+            return None
+        return request
 
     @on(Button.Pressed, "#save")
     @on(Input.Submitted)

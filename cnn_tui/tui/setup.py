@@ -539,7 +539,43 @@ class SetupScreen(Screen):
         except ImportError:
             pass
         name = self.preset_name if self.preset_name and not self._is_builtin(self.preset_name) else f"{config.name}-mine"
-        self.app.push_screen(SavePresetDialog(name, config.description, target), self._save_preset)
+        dialog = SavePresetDialog(name, self._proposed_description(config), target, check=self._check_save)
+        self.app.push_screen(dialog, self._save_preset)
+
+    def _proposed_description(self, config: ExperimentConfig) -> str:
+        """The source preset's description while nothing differs from it; else what was
+        changed ("digits-quick with data.dataset=fashion_mnist, train.epochs=3"), so a saved
+        preset does not describe settings it no longer has."""
+        from cnn_tui.core.config import flatten
+
+        before, after = flatten(self.base), flatten(config)
+        changed = [f"{key}={after[key]}" for key in after
+                   if key not in ("name", "description") and before.get(key) != after[key]]
+        if not changed:
+            return config.description
+        shown = ", ".join(changed[:6]) + (f" (+{len(changed) - 6} more)" if len(changed) > 6 else "")
+        return f"{self.preset_name or config.name} with {shown}"
+
+    def _check_save(self, request: SavePresetRequest) -> str | None:
+        """Why ``request`` cannot be saved, in the preset store's words, or None."""
+        from cnn_tui.core.presets import builtin_presets_dir, user_presets_dir, validate_name
+
+        try:
+            validate_name(request.name)
+        except CnnTuiError as exc:
+            return str(exc)
+        if (builtin_presets_dir() / f"{request.name}.toml").is_file():
+            return f"preset name {request.name!r} is taken by a built-in preset; choose another name"
+        folder = self.app.user_presets_dir or user_presets_dir()
+        if (folder / f"{request.name}.toml").exists() and not request.overwrite:
+            return f"user preset {request.name!r} already exists; tick 'Overwrite' to replace it"
+        config, _ = self.build_config()
+        if config is not None:
+            try:
+                apply_overrides(config, {"description": request.description})
+            except ConfigError as exc:
+                return str(exc).replace("--set: ", "")
+        return None
 
     def _is_builtin(self, name: str) -> bool:
         return any(p.name == name and getattr(p, "builtin", False) for p in self.presets)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 
 from fake_engine import SIZE, FakeEngine, wait_for
-from textual.widgets import Checkbox, Input, Select
+from textual.widgets import Checkbox, Input, Select, Static
 
 from cnn_tui.tui.dialogs import LoadPresetDialog, SavePresetDialog
 from cnn_tui.tui.setup import SetupScreen
@@ -175,6 +175,52 @@ async def test_save_preset_refuses_builtin_name_with_notification(make_app, pres
         assert await pilot.click("#save")
         assert await wait_for(lambda: any(n.severity == "error" for n in app._notifications))
         assert not (presets_dir / "digits-quick.toml").exists()
+        assert app.screen is dialog  # still open, to pick another name
+        assert "built-in" in str(dialog.query_one("#preset-error", Static).content)
+
+
+async def test_save_preset_bad_name_keeps_the_dialog_and_what_was_typed(make_app, presets_dir):
+    """An invalid name closed the dialog (what was typed lost) with the CLI's '--set: name = ...'
+    wording; the dialog now stays open with the typed values and the store's reason."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(lambda: _ready(app))
+        await pilot.press("ctrl+s")
+        dialog = await _save_dialog(app)
+        dialog.query_one("#preset-name", Input).value = "My Preset!"
+        dialog.query_one("#preset-description", Input).value = "typed with care"
+        assert await pilot.click("#save")
+        error = dialog.query_one("#preset-error", Static)
+        assert await wait_for(lambda: "My Preset!" in str(error.content))
+        assert app.screen is dialog
+        assert dialog.query_one("#preset-name", Input).value == "My Preset!"
+        assert dialog.query_one("#preset-description", Input).value == "typed with care"
+        assert "--set" not in str(error.content) and "preset name" in str(error.content)
+        assert any(n.severity == "error" and "--set" not in n.message for n in app._notifications)
+        dialog.query_one("#preset-name", Input).value = "my-preset"
+        assert await pilot.click("#save")
+        assert await wait_for(lambda: (presets_dir / "my-preset.toml").exists())
+        assert tomllib.loads((presets_dir / "my-preset.toml").read_text())["description"] == "typed with care"
+
+
+async def test_save_preset_proposes_a_description_of_what_changed(make_app):
+    """A preset saved from changed settings kept the source preset's description (a fashion_mnist
+    preset at lr 1e-3 still said 'CIFAR-10 ... Adam 1e-4'): the proposal names the changes."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(lambda: _ready(app))
+        source = app.setup_screen.base.description
+        await pilot.press("ctrl+s")
+        dialog = await _save_dialog(app)
+        assert dialog.query_one("#preset-description", Input).value == source  # nothing changed yet
+        await pilot.press("escape")
+        assert await wait_for(lambda: isinstance(app.screen, SetupScreen))
+        app.setup_screen.field("model.batch_norm").control.value = True
+        assert await wait_for(lambda: (c := app.setup_screen.build_config()[0]) is not None and c.model.batch_norm)
+        await pilot.press("ctrl+s")
+        dialog = await _save_dialog(app)
+        proposed = dialog.query_one("#preset-description", Input).value
+        assert proposed != source and "digits-quick" in proposed and "model.batch_norm=True" in proposed
 
 
 async def test_load_preset_dialog_and_preset_select(make_app):

@@ -139,9 +139,11 @@ def run_labels(runs: Sequence[RunInfo]) -> list[str]:
 
 def runs_curves(runs: Sequence[RunInfo], *, size: tuple[int, int] | None = None, dpi: int = DEFAULT_DPI) -> Figure:
     """Several runs' loss and accuracy overlaid (validation solid, train dashed, one colour per run)."""
-    if len(runs) == 1:
-        return run_curves(runs[0], size=size, dpi=dpi)
-    histories = [_history(run) for run in runs]
+    drawn = [run for run in runs if run.history()]  # runs that ended before an epoch are left out
+    if len(drawn) <= 1:
+        return run_curves(drawn[0] if drawn else runs[0], size=size, dpi=dpi)
+    runs = drawn
+    histories = [run.history() for run in runs]
     labels = run_labels(runs)
     fig = _new_figure(size, dpi)
     axes = fig.subplots(1, 2)

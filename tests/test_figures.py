@@ -70,7 +70,7 @@ def test_figures_drawn_from_worker_threads(store, tmp_path):
         try:
             for name, case in cases:
                 kind = case.pop("kind")
-                figures.save(figures.draw(kind, **case), tmp_path / f"{name}-{suffix}.png")
+                figures.save(figures.draw(kind, size=(600, 400), **case), tmp_path / f"{name}-{suffix}.png")
         except BaseException as exc:  # noqa: BLE001 - reported by the test
             errors.append(exc)
 
@@ -81,7 +81,7 @@ def test_figures_drawn_from_worker_threads(store, tmp_path):
         t.join(120)
     assert not errors, errors
     for path in sorted(tmp_path.glob("*.png")):
-        _check_png(path, figures.DEFAULT_SIZE)
+        _check_png(path, (600, 400))
     assert len(list(tmp_path.glob("*.png"))) == 2 * len(_cases(store))
 
 

@@ -199,7 +199,7 @@ def confusion(run: RunInfo, *, normalize: bool = False, size: tuple[int, int] | 
         values = [[v / sum(row) if sum(row) else 0.0 for v in row] for row in counts]
     else:
         values = [[float(v) for v in row] for row in counts]
-    fig = _new_figure(size, dpi)
+    fig = _new_figure(size or (800, 700), dpi)  # a square matrix: a squarer default page
     ax = fig.subplots()
     image = ax.imshow(values, cmap="Blues", vmin=0, vmax=1 if normalize else None)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)

@@ -28,6 +28,7 @@ COMMAND_MODULES: list[str] = [
     "experiments_cmd",
     "runs",
     "export",
+    "plot",
     "presets_cmd",
     "datasets",
 ]

@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, ProgressBar, Static
 
 from cnn_tui.tui.messages import ExperimentResults
+from cnn_tui.tui.report_figures import FIGURES_BINDING, write_figures
 from cnn_tui.tui.results import STATE_STYLES, error_text
 from cnn_tui.tui.training import _fmt_duration
 from cnn_tui.tui.widgets.band_plot import BandPlot
@@ -54,6 +55,7 @@ class ExperimentScreen(Screen):
         Binding("escape", "back", "Back"),
         Binding("k", "skip_trial", "Skip trial"),
         Binding("c", "cancel_study", "Cancel study"),
+        FIGURES_BINDING,
     ]
 
     def __init__(self) -> None:
@@ -192,6 +194,15 @@ class ExperimentScreen(Screen):
 
     def action_cancel_study(self) -> None:
         self.app.cancel_study()  # type: ignore[attr-defined]
+
+    def action_figures(self) -> None:
+        """The groups' mean ± std curves and the final-metric bars as PNGs next to the exported tables."""
+        s = self.study
+        if s is None or s.exp_dir is None:
+            self.notify("No experiment to draw yet.", severity="warning", title="Figures")
+            return
+        runs_dir = getattr(self.app, "runs_dir", None) or Path(s.exp_dir).parent
+        write_figures(self.app, runs_dir, experiment=s.exp_dir, what=Path(s.exp_dir).name)
 
     def action_back(self) -> None:
         self.app.action_training()  # type: ignore[attr-defined]

@@ -21,6 +21,8 @@ KEYS: list[tuple[str, str, str]] = [
     ("", "q / ctrl+q", "quit (a run in progress is stopped and stored first)"),
     ("Runs", "enter / space / c / e", "open a run / select it / compare curves / export the table"),
     ("", "ctrl+r", "resume the highlighted crashed or stopped run from its last completed epoch"),
+    ("Results / Runs / Experiment", "F", "figures as PNG next to the exported tables (the run's curves, confusion, "
+     "mistakes; the selected runs overlaid; the study's mean ± std curves and bars); a notification says where"),
     ("Setup", "tab / shift+tab", "move between fields; space toggles a checkbox"),
     ("", "ctrl+s", "save the current settings as a user preset"),
     ("", "ctrl+o", "load a preset"),
@@ -37,7 +39,8 @@ SCREENS = (
     "[b]Training[/b]  epoch and step progress with ETA, live loss and accuracy (the running mean of "
     "the current epoch per step; train and validation per epoch), learning rate and the log.\n\n"
     "[b]Experiment[/b]  the queue of a study's trials (state, seconds, primary metric), progress "
-    "and ETA, the table of mean ± std per group filling in as trials finish, and each group's mean "
+    "and ETA, the table of mean ± std per group filling in as trials finish (each group's difference "
+    "from its baseline, 95% CI and Welch's p; n<3 where too few seeds), and each group's mean "
     "validation accuracy per epoch with a ± std band. The Training screen shows the current trial.\n\n"
     "[b]Results[/b] / [b]Runs[/b]  metrics, per-class table, confusion matrix and mistakes of a run; "
     "the table of all runs to compare and export.\n\n"

@@ -23,6 +23,7 @@ from textual.worker import Worker, WorkerState
 from cnn_tui.core.errors import CnnTuiError
 from cnn_tui.core.results.samples import Sample, load_misclassified
 from cnn_tui.core.results.store import RunInfo, RunStore
+from cnn_tui.tui.report_figures import FIGURES_BINDING, write_figures
 from cnn_tui.tui.widgets.confusion import ConfusionMatrix
 from cnn_tui.tui.widgets.curves import TrainingCurves
 from cnn_tui.tui.widgets.footer import Footer
@@ -78,6 +79,7 @@ class ResultsScreen(Screen):
         Binding("g", "cycle_filter('pred')", "Predicted"),
         Binding("a", "clear_filters", "All"),
         Binding("R", "reload", "Reload"),
+        FIGURES_BINDING,
     ]
 
     def __init__(self, run_dir: Path, *, page_size: int | None = None) -> None:
@@ -279,6 +281,13 @@ class ResultsScreen(Screen):
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1:
             self.app.pop_screen()
+
+    def action_figures(self) -> None:
+        """Curves, confusion matrix and mistakes of this run as PNGs next to the exported tables."""
+        if self.run is None:
+            self.notify("No run to draw.", severity="warning", title="Figures")
+            return
+        write_figures(self.app, self.run_dir.parent, runs=[self.run], what=self.run.run_id)
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab

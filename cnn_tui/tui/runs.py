@@ -22,6 +22,7 @@ from cnn_tui.core.results.store import RunInfo, RunStore
 from cnn_tui.core.results.table import METRIC_COLUMNS, Table, runs_table
 from cnn_tui.tui.results import STATE_STYLES, ResultsScreen, error_text
 from cnn_tui.tui.widgets.curves import CurvePlot, overlay_series
+from cnn_tui.tui.report_figures import FIGURES_BINDING, write_figures
 from cnn_tui.tui.widgets.export_dialog import ExportDialog, default_export_path
 from cnn_tui.tui.widgets.footer import Footer
 from cnn_tui.tui.widgets.header import Header
@@ -82,6 +83,7 @@ class RunsScreen(Screen):
         Binding("o", "cycle_sort", "Sort"),
         Binding("O", "reverse_sort", "Reverse"),
         Binding("R", "refresh", "Refresh"),  # f5 is the app's Train
+        FIGURES_BINDING,
     ]
 
     def __init__(self, runs_dir: Path) -> None:
@@ -312,6 +314,16 @@ class RunsScreen(Screen):
         self.app.push_screen(
             ExportDialog(table, default_export_path(self.runs_dir), description=description), done
         )
+
+    def action_figures(self) -> None:
+        """The selected runs' curves overlaid (or every figure of the highlighted run) as PNGs
+        next to the exported tables."""
+        runs = self.compare_runs()
+        if not runs:
+            self.notify("No runs to draw.", severity="warning", title="Figures")
+            return
+        what = runs[0].run_id if len(runs) == 1 else f"{len(runs)} selected runs"
+        write_figures(self.app, self.runs_dir, runs=runs, what=what)
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1:

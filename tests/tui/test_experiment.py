@@ -75,6 +75,16 @@ async def test_grid_study_fills_the_queue_table_and_band(make_app, runs_dir):
         assert await wait_for(lambda: len(band.series) == 2)
         assert band.series[0].x == (1.0, 2.0, 3.0) and len(band.series[0].band_x) == 3
         assert "4/4 done" in str(screen.query_one("#exp-summary").content)
+        # statistics against the first cell: 2 seeds per cell is too few for a test
+        labels = [str(c.label) for c in table.ordered_columns]
+        assert labels[-4:] == ["compared with", "diff", "95% CI", "p (Welch)"]
+        second = [str(c) for c in table.get_row_at(1)]
+        assert second[-4] == "batch_norm=true" and second[-2:] == ["n<3", "n<3"]
+        # F: the study's figures next to the exported tables, and a notification saying where
+        await pilot.press("F")
+        assert await wait_for(lambda: _notified(app, "Wrote 2 figure(s)"), timeout=60)
+        assert sorted(p.name.rsplit("-", 1)[-1] for p in runs_dir.glob("export-*.png")) == ["bars.png", "curves.png"]
+        assert _notified(app, str(runs_dir))
         await pilot.press("escape")
         assert await wait_for(lambda: app.screen is app.training_screen)
 

@@ -3,6 +3,11 @@
 Cells are :class:`MeanStd` values: they render as ``0.812 ± 0.013`` through the shared
 table writer (md/csv/latex) and as ``{"mean", "std", "n"}`` in JSON once the table went
 through :func:`for_format` (``render_table`` does that for you).
+
+Grids, ablations and variants also compare each group's primary metric with a baseline
+(the first group; for an ablation the previous step) by Welch's t-test over the seeds:
+the difference of means, its 95% confidence interval and the p-value
+(:mod:`cnn_tui.core.results.stats`), marked ``n<3`` where a group has fewer than 3 seeds.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from cnn_tui.core.engine.experiments import (
     trial_run,
 )
 from cnn_tui.core.engine.plan import METRICS, own_overrides
+from cnn_tui.core.results import stats
 
 _DIGITS = {"epochs_completed": 1, "train_seconds": 1}
 _FIRST_COLUMN = {"grid": "cell", "ablation": "step", "variants": "variant", "repeat": "config"}
@@ -96,6 +102,21 @@ class Summary:
         if base is None or this is None:
             return None
         return this.mean - base.mean
+
+    def baseline(self, group: Group) -> Group | None:
+        """The group ``group`` is tested against: the previous step of an ablation, else the
+        first group; None for the first group itself."""
+        i = self.groups.index(group)
+        if i == 0:
+            return None
+        return self.groups[i - 1] if self.kind == "ablation" else self.groups[0]
+
+    def comparison(self, group: Group) -> stats.Comparison | None:
+        """Welch's test of the primary metric of ``group`` against :meth:`baseline`."""
+        base = self.baseline(group)
+        if base is None:
+            return None
+        return stats.welch([m.get(self.metric) for m in group.metrics], [m.get(self.metric) for m in base.metrics])
 
 
 def summarize(exp_dir: str | Path, *, precision: int = 3) -> Summary:
@@ -189,7 +210,9 @@ def aggregate_table(exp_dir: str | Path, *, per_trial: bool = False, precision: 
 
     Columns: the group label, the grid keys (grid) or the step's own overrides
     (ablation/variants), ``n``, the metrics as mean ± std (primary metric first) and, for
-    ablations, the primary metric's change against the baseline step.
+    ablations, the primary metric's change against the baseline step; then, except for a
+    repeat (one group), the statistics of the primary metric against the baseline group
+    (``compared with``, ``diff``, ``95% CI``, ``p (Welch)``; see :meth:`Summary.comparison`).
     """
     from cnn_tui.core.results.table import Table
 
@@ -198,13 +221,18 @@ def aggregate_table(exp_dir: str | Path, *, per_trial: bool = False, precision: 
         f"{s.path.name}: {s.kind} of {s.name}, {s.completed}/{s.total} trials completed"
         f" ({s.state}); mean ± sample std over n seeds"
     )
+    tested = s.kind != "repeat"
+    if tested:
+        against = "the previous step" if s.kind == "ablation" else "the first group"
+        title += f"; {s.metric} against {against}: diff of means, 95% CI, Welch's t-test p ({stats.FEW}: too few seeds)"
     if per_trial:
         return _trials_table(s, title)
     first = _FIRST_COLUMN[s.kind]
     metrics = [s.metric, *(m for m in METRICS if m != s.metric)]
     extra = s.grid_keys if s.kind == "grid" else (["changes"] if s.kind in ("ablation", "variants") else [])
     delta_col = f"{s.metric} vs baseline"
-    columns = [first, *extra, "n", *metrics, *([delta_col] if s.kind == "ablation" else [])]
+    columns = [first, *extra, "n", *metrics, *([delta_col] if s.kind == "ablation" else []),
+               *(STAT_COLUMNS if tested else [])]
     rows = []
     for group in s.groups:
         row: dict[str, Any] = {first: group.label if s.kind != "repeat" else s.name, "n": len(group.metrics)}
@@ -216,8 +244,26 @@ def aggregate_table(exp_dir: str | Path, *, per_trial: bool = False, precision: 
         if s.kind == "ablation":
             delta = s.delta(group)
             row[delta_col] = Delta(delta, precision) if delta is not None else None
+        if tested:
+            row.update(_stat_cells(s, group, precision))
         rows.append(row)
     return Table(columns=columns, rows=rows, title=title)
+
+
+STAT_COLUMNS = ("compared with", "diff", "95% CI", "p (Welch)")
+
+
+def _stat_cells(s: Summary, group: Group, precision: int) -> dict[str, Any]:
+    base = s.baseline(group)
+    if base is None:
+        return dict.fromkeys(STAT_COLUMNS) | {"compared with": "(baseline)"}
+    c = s.comparison(group)
+    return {
+        "compared with": base.label,
+        "diff": Delta(c.diff, precision) if c is not None else None,
+        "95% CI": stats.interval_cell(c, precision),
+        "p (Welch)": stats.p_cell(c),
+    }
 
 
 def _trials_table(s: Summary, title: str):
@@ -240,16 +286,20 @@ def _trials_table(s: Summary, title: str):
 
 
 def for_format(table, fmt: str):
-    """The table with :class:`MeanStd`/:class:`Delta` cells made plain JSON for ``fmt == "json"``."""
+    """The table with :class:`MeanStd`/:class:`Delta` (and statistics) cells made plain JSON for
+    ``fmt == "json"``."""
     if fmt != "json":
         return table
     from cnn_tui.core.results.table import Table
 
     def plain(value: Any) -> Any:
-        return value.to_json() if isinstance(value, (MeanStd, Delta)) else value
+        return value.to_json() if isinstance(value, _CELLS) else value
 
     rows = [{k: plain(v) for k, v in row.items()} for row in table.rows]
     return Table(columns=list(table.columns), rows=rows, title=table.title)
+
+
+_CELLS = (MeanStd, Delta, stats.Interval, stats.PValue, stats.Mark)
 
 
 def render_table(table, fmt: str, *, transpose: bool = False) -> str:

@@ -226,6 +226,8 @@ _LATEX_SPECIAL = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    "<": r"\textless{}",  # OT1, LaTeX's default font encoding, prints '<' as an inverted '!'
+    ">": r"\textgreater{}",
     "±": r"$\pm$",  # mean ± std cells: math mode works with any input encoding
 }
 

@@ -1,0 +1,79 @@
+"""The F key: report figures written in a worker next to the exported tables, and where they went."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from canned import RUN_A, RUN_B, make_runs
+from fake_engine import wait_for
+from PIL import Image
+from textual.app import App
+from textual.screen import Screen
+from textual.widgets import DataTable
+
+from cnn_tui.tui.help import KEYS
+from cnn_tui.tui.report_figures import FIGURES_KEY
+from cnn_tui.tui.results import ResultsScreen
+from cnn_tui.tui.runs import RunsScreen
+
+
+class ScreenApp(App):
+    def __init__(self, make: Callable[[], Screen]):
+        super().__init__()
+        self._make = make
+
+    def on_mount(self) -> None:
+        self.push_screen(self._make())
+
+
+def _pngs(folder: Path) -> list[str]:
+    return sorted(p.name.split("-", 3)[-1] for p in folder.glob("export-*.png"))
+
+
+def _said(app: App, *needles: str) -> bool:
+    return any(all(n in note.message for n in needles) for note in app._notifications)
+
+
+def _opens(path: Path) -> bool:
+    with Image.open(path) as image:
+        return image.size[0] > 0
+
+
+async def test_results_screen_writes_the_runs_figures(tmp_path):
+    runs = make_runs(tmp_path / "runs")
+    app = ScreenApp(lambda: ResultsScreen(runs["a"]))
+    async with app.run_test(size=(110, 40)) as pilot:
+        assert await wait_for(lambda: isinstance(app.screen, ResultsScreen) and app.screen.run is not None)
+        await pilot.press(FIGURES_KEY)
+        folder = tmp_path / "runs"
+        assert await wait_for(lambda: _said(app, "Wrote 3 figure(s)", str(folder)), timeout=60)
+        assert _pngs(folder) == ["confusion.png", "curves.png", "misclassified.png"]
+        assert all(_opens(p) for p in folder.glob("export-*.png"))
+        assert _said(app, "-confusion.png", "-curves.png", "-misclassified.png")
+
+
+async def test_runs_screen_overlays_the_selected_runs_and_says_why_not(tmp_path):
+    runs = make_runs(tmp_path / "runs")
+    folder = tmp_path / "runs"
+    app = ScreenApp(lambda: RunsScreen(folder))
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await wait_for(lambda: isinstance(app.screen, RunsScreen) and app.screen.rows)
+        screen = app.screen
+        order = [r["run"] for r in screen.rows]
+        screen.query_one(DataTable).move_cursor(row=order.index(RUN_A))
+        await pilot.press("space", "space")
+        assert await wait_for(lambda: screen.selected == [RUN_A, RUN_B])
+        await pilot.press(FIGURES_KEY)
+        assert await wait_for(lambda: _said(app, "Wrote 1 figure(s)", "2 selected runs"), timeout=60)
+        assert _pngs(folder) == ["curves.png"]
+        # a run that failed before an epoch: no figure, a notification that says why
+        screen.selected.clear()
+        screen.query_one(DataTable).move_cursor(row=[r["run"] for r in screen.rows].index(runs["failed"].name))
+        await pilot.press(FIGURES_KEY)
+        assert await wait_for(lambda: _said(app, "no figure to draw", "history.csv"), timeout=60)
+        assert _pngs(folder) == ["curves.png"]
+
+
+def test_help_lists_the_key():
+    assert any(key == FIGURES_KEY and "Experiment" in section for section, key, _ in KEYS)

@@ -712,8 +712,9 @@ class CnnTuiApp(ExperimentRunner, App):
         else:
             self._pause.clear()
         if self.monitor is not None:
+            # The status line says it at once; the log gets the engine's own lines ("paused at
+            # epoch E, step S" when the loop stops, "resumed"), not a second copy from here.
             self.monitor.set_paused(paused)
-            self.monitor.add_log("info", "paused (p resumes)" if paused else "resumed")
         self._sync_training()
         self.refresh_train_label()
 

@@ -111,9 +111,13 @@ class FakeEngine:
             if stop.is_set():
                 break
             for step in range(1, steps + 1):
-                while pause is not None and pause.is_set() and not stop.is_set():
-                    self.paused_seen.set()
-                    time.sleep(0.01)
+                if pause is not None and pause.is_set() and not stop.is_set():
+                    # the real engine's log lines (callbacks.py; tests/test_engine.py checks them)
+                    emit(Log("info", f"paused at epoch {epoch}, step {step - 1}"))
+                    while pause.is_set() and not stop.is_set():
+                        self.paused_seen.set()
+                        time.sleep(0.01)
+                    emit(Log("info", "resumed"))
                 if stop.is_set():
                     break
                 time.sleep(self.step_delay)

@@ -98,6 +98,9 @@ async def test_pause_holds_training_and_resume_continues(make_app):
         await pilot.press("p")
         assert await wait_for(lambda: engine.batches_emitted > held + 2)
         assert app.monitor.status == "running"
+        # one pause, one resume: each said once (the app repeated the engine's 'resumed')
+        said = [m for _, m in app.monitor.log if m.startswith(("paused", "resumed"))]
+        assert [m.split()[0] for m in said] == ["paused", "resumed"], said
         app.action_stop()
         assert await wait_for(lambda: _finished(app), timeout=20)
         assert app.monitor.status == "stopped"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import threading
 import tomllib
@@ -501,3 +502,24 @@ def test_trials_failing_at_training_time_are_still_recorded_failed(tmp_path, cap
     assert [t["state"] for t in progress["trials"]] == ["failed"] * 3
     assert all("loss became NaN" in t["error"] for t in progress["trials"])
 
+
+def test_cli_step_without_key_value_is_bad_input(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    code = main(["ablate", "digits-quick", "--step", "no equals sign here", "--runs-dir", str(runs)])
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, captured.err
+    assert "'no equals sign here'" in lines[0] and "NAME: KEY=VALUE" in lines[0]
+    assert captured.out == "" and _nothing_written(runs)
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("no equals sign here", "NAME: KEY=VALUE"),
+    ("model.batch_norm=true", "NAME: KEY=VALUE"),  # no name: it used to become the name itself
+    ("+ bn: batch norm on", "'+ bn: batch norm on': 'batch' is not KEY=VALUE"),
+])
+def test_a_step_needs_a_name_and_key_value_pairs(text, needle):
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        parse_step(text)
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        plan_from_lines("ablation", ["baseline:", text])

@@ -443,7 +443,8 @@ def test_cli_study_on_a_folder_without_class_folders_exits_2_before_writing(tmp_
 @pytest.mark.parametrize(("make", "fragment"), [
     (lambda t: (t / "empty").mkdir() or f"folder:{t / 'empty'}", "no images found"),
     (lambda t: f"folder:{t / 'nowhere'}", "no such folder"),
-    (lambda t: f"folder:{_two_class_folder(t / 'one', classes=('cats',))}", "needs at least 2 classes, found 1: 'cats'"),
+    (lambda t: f"folder:{_two_class_folder(t / 'one', classes=('cats',))}",
+     "needs at least 2 classes, found 1: 'cats'"),
     (lambda t: "folder:", "give a folder"),
     (lambda t: "nonsense", "unknown dataset"),
 ], ids=["empty folder", "missing folder", "one class", "no path", "unknown dataset"])

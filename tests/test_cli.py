@@ -522,3 +522,24 @@ def test_python_dash_m(env: dict[str, Path]) -> None:
         timeout=60,
     )
     assert proc.returncode == 0 and proc.stdout.startswith("cnn-tui ")
+
+
+def test_image_size_as_one_number_in_toml_and_set(env: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
+    """People type one number for square images: TOML ``image_size = 32`` and ``--set
+    data.image_size=32`` both mean [32, 32], and the stored config.toml holds [32, 32]."""
+    import tomllib
+
+    square = env["root"] / "square.toml"
+    square.write_text(OK_TOML.replace("[data]", "[data]\nimage_size = 16"), encoding="utf-8")
+    assert "image_size = 16" in square.read_text(encoding="utf-8")
+    assert main(["run", str(square)]) == 0, capsys.readouterr().err
+    assert main(["run", str(env["ok"]), "--set", "data.image_size=32"]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    stored = {}
+    for run in RunStore(env["runs"]).list():
+        config = tomllib.loads((run.path / "config.toml").read_text(encoding="utf-8"))
+        stored[run.path.name] = config["data"]["image_size"]
+    assert sorted(stored.values()) == [[16, 16], [32, 32]], stored
+    assert main(["presets", "save", "sq", "--from", str(env["ok"]), "--set", "data.image_size=24"]) == 0
+    saved = Path(capsys.readouterr().out.strip())
+    assert tomllib.loads(saved.read_text(encoding="utf-8"))["data"]["image_size"] == [24, 24]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import threading
 import tomllib
@@ -26,7 +27,7 @@ from cnn_tui.core.engine.experiments import (
 )
 from cnn_tui.core.engine.plan import grid_line, parse_grid, parse_step, plan_from_lines, step_line
 from cnn_tui.core.engine.trainer import RunResult
-from cnn_tui.core.errors import ConfigError, ModelError, RunStoreError
+from cnn_tui.core.errors import CnnTuiError, ConfigError, DataError, ModelError, RunStoreError
 from cnn_tui.core.presets import load_preset
 from cnn_tui.core.results.store import RunStore
 
@@ -338,7 +339,7 @@ def test_invalid_plan_creates_no_folder(tmp_path):
     with pytest.raises(ConfigError):
         run_experiment(BASE, {"kind": "grid", "grid": {"model.bogus": [1]}}, runs_dir=tmp_path, train_fn=FakeTrain())
     deep = apply_overrides(BASE, {"model.blocks": ["conv 8 3", "pool max 2"] * 5 + ["flatten"]})
-    with pytest.raises(ModelError, match="experiment group"):
+    with pytest.raises(ModelError, match=r"^model\.blocks: .*below 1x1 \(input 8x8x1\)"):  # the base's own: no group
         run_experiment(deep, {"repeat": 1}, runs_dir=tmp_path, train_fn=FakeTrain())
     assert not (tmp_path / "experiments").exists()
 
@@ -397,3 +398,129 @@ def test_resume_refuses_an_experiment_running_elsewhere(tmp_path):
     (exp / "progress.json").write_text(json.dumps(progress))
     with pytest.raises(RunStoreError, match="still running"):
         run_experiment(None, None, experiment_dir=exp, train_fn=FakeTrain())
+
+
+# ---------------------------------------------------------------------------------------
+# Bad input to a study is refused before anything is written (exit 2, one line)
+
+
+def _flat_images(root, n=4):
+    """A folder of images with no class sub-folders."""
+    from PIL import Image
+
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.new("RGB", (10, 10), (9 * i, 90, 200)).save(root / f"img{i}.png")
+    return root
+
+
+def _two_class_folder(root, classes=("cats", "dogs")):
+    from PIL import Image
+
+    for cls in classes:
+        (root / cls).mkdir(parents=True, exist_ok=True)
+        for i in range(3):
+            Image.new("L", (10, 10), 40 * i).save(root / cls / f"{i}.png")
+    return root
+
+
+def _nothing_written(runs) -> bool:
+    return not runs.exists() or not any(runs.iterdir())
+
+
+def test_cli_study_on_a_folder_without_class_folders_exits_2_before_writing(tmp_path, capsys):
+    flat = _flat_images(tmp_path / "flat")
+    runs = tmp_path / "runs"
+    code = main(["sweep", "digits-quick", "--grid", "model.batch_norm=true,false", "--set",
+                 f"data.dataset=folder:{flat}", "--runs-dir", str(runs)])
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, captured.err
+    assert lines[0].startswith("cnn-tui: error: ") and "no class sub-folders" in lines[0] and str(flat) in lines[0]
+    assert captured.out == "" and _nothing_written(runs)
+
+
+@pytest.mark.parametrize(("make", "fragment"), [
+    (lambda t: (t / "empty").mkdir() or f"folder:{t / 'empty'}", "no images found"),
+    (lambda t: f"folder:{t / 'nowhere'}", "no such folder"),
+    (lambda t: f"folder:{_two_class_folder(t / 'one', classes=('cats',))}",
+     "needs at least 2 classes, found 1: 'cats'"),
+    (lambda t: "folder:", "give a folder"),
+    (lambda t: "nonsense", "unknown dataset"),
+], ids=["empty folder", "missing folder", "one class", "no path", "unknown dataset"])
+def test_study_refuses_a_bad_data_source_before_any_folder(tmp_path, make, fragment):
+    base = apply_overrides(BASE, {"data.dataset": make(tmp_path)})
+    fake = FakeTrain()
+    with pytest.raises(CnnTuiError, match=fragment) as info:
+        run_experiment(base, ABLATION, runs_dir=tmp_path / "runs", train_fn=fake)
+    assert "\n" not in str(info.value)
+    assert fake.calls == [] and _nothing_written(tmp_path / "runs")
+
+
+def test_study_names_the_group_whose_data_or_shape_is_bad(tmp_path):
+    flat = _flat_images(tmp_path / "flat")
+    good = _two_class_folder(tmp_path / "good")
+    fake = FakeTrain()
+    plan = {"kind": "grid", "grid": {"data.dataset": [f"folder:{good}", f"folder:{flat}"]}}
+    with pytest.raises(DataError, match=r"experiment group 'dataset=folder:.*flat'.*no class sub-folders"):
+        run_experiment(BASE, plan, runs_dir=tmp_path / "runs", train_fn=fake)
+    # a cell whose image size the architecture cannot take (vgg10 on 8x8 digits)
+    plan = {"kind": "variants", "variants": [{"name": "ok"}, {"name": "deep", "set": {"model.architecture": "vgg10"}}]}
+    with pytest.raises(ModelError, match=r"experiment group 'deep'.*8x8"):
+        run_experiment(BASE, plan, runs_dir=tmp_path / "runs", train_fn=fake)
+    assert fake.calls == [] and _nothing_written(tmp_path / "runs")
+
+
+def test_preflight_describes_each_data_source_once(tmp_path, monkeypatch):
+    import cnn_tui.core.data.sources as data
+
+    seen = []
+    real = data.dataset_info
+
+    def counting(spec, cfg=None):
+        seen.append(spec)
+        return real(spec, cfg)
+
+    monkeypatch.setattr(data, "dataset_info", counting)
+    exp = run_experiment(BASE, GRID, runs_dir=tmp_path, train_fn=FakeTrain())  # 12 trials, one data config
+    assert seen == ["digits"] and read_progress(exp)["state"] == "completed"
+
+
+def test_trials_failing_at_training_time_are_still_recorded_failed(tmp_path, capsys):
+    """Not bad input: the data and the model are fine, training itself fails (a NaN loss,
+    a crash in the engine). Every trial is recorded ``failed`` with its reason, the study
+    goes on, and the front end's summary gives the reason."""
+    from pathlib import Path
+
+    def crashing(config, on_event=None, stop=None, *, runs_dir=None, name=None, pause=None, tags=None):
+        writer = RunStore(runs_dir).create(config, name=name, tags=tags)
+        writer.finish("failed", error="training crashed: loss became NaN")
+        return RunResult(writer.run_id, Path(writer.path), "failed", None, "training crashed: loss became NaN")
+
+    exp = run_experiment(BASE, ABLATION, runs_dir=tmp_path, train_fn=crashing)
+    progress = read_progress(exp)
+    assert progress["state"] == "failed"
+    assert [t["state"] for t in progress["trials"]] == ["failed"] * 3
+    assert all("loss became NaN" in t["error"] for t in progress["trials"])
+
+
+def test_cli_step_without_key_value_is_bad_input(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    code = main(["ablate", "digits-quick", "--step", "no equals sign here", "--runs-dir", str(runs)])
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, captured.err
+    assert "'no equals sign here'" in lines[0] and "NAME: KEY=VALUE" in lines[0]
+    assert captured.out == "" and _nothing_written(runs)
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("no equals sign here", "NAME: KEY=VALUE"),
+    ("model.batch_norm=true", "NAME: KEY=VALUE"),  # no name: it used to become the name itself
+    ("+ bn: batch norm on", "'+ bn: batch norm on': 'batch' is not KEY=VALUE"),
+])
+def test_a_step_needs_a_name_and_key_value_pairs(text, needle):
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        parse_step(text)
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        plan_from_lines("ablation", ["baseline:", text])

@@ -132,6 +132,29 @@ def test_bad_dataset_or_model_exits_2_with_one_line(tmp_path, capsys, monkeypatc
     assert not runs.exists() or not any(runs.iterdir()), "a refused run left a run folder"
 
 
+# A study checks the same sources before it writes anything (headers and labels only, no
+# image decoded): all but the two whose problem is in the pixels, found when a trial loads.
+CONTENT_ONLY = ("truncated images", "image values out of range")
+STUDY_CASES = [c for c in CASES if c[0] not in CONTENT_ONLY]
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+@pytest.mark.parametrize(("make", "fragment"), [c[1:] for c in STUDY_CASES], ids=[c[0] for c in STUDY_CASES])
+def test_bad_dataset_or_model_refuses_a_study_before_writing(tmp_path, capsys, monkeypatch, make, fragment) -> None:
+    monkeypatch.chdir(tmp_path)
+    runs = tmp_path / "runs"
+    argv = ["sweep", "digits-quick", "--grid", "model.batch_norm=true,false", "--runs-dir", str(runs),
+            "--set", "train.epochs=1", *make(tmp_path)]
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("cnn-tui: error: ") and fragment in lines[0], lines[0]
+    assert "Traceback" not in captured.err and captured.out == ""
+    assert not runs.exists() or not any(runs.iterdir()), "a refused study left a folder"
+
+
 # ---------------------------------------------------------------------------------------
 # A runs folder with foreign and damaged runs inside
 

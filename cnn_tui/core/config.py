@@ -13,18 +13,29 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import tomli_w
 from cnn_tui.core.errors import ConfigError
 from cnn_tui.core.fsutil import atomic_write_text
-from cnn_tui.core.schema import Field, SchemaError, Section
+from cnn_tui.core.schema import Before, Field, SchemaError, Section
 
 Normalization = Literal["none", "rescale", "zero_center", "standardize"]
 Activation = Literal["relu", "leaky_relu", "elu", "tanh", "sigmoid"]
 Initializer = Literal["glorot_uniform", "he_normal", "truncated_normal_001"]
 Optimizer = Literal["sgd", "adam", "rmsprop", "adamw"]
 Monitor = Literal["val_accuracy", "val_loss", "accuracy", "loss"]
+
+
+def _square(value: Any) -> Any:
+    """``32`` -> ``(32, 32)``: one number is a square image size; [height, width] and None
+    go on to the type check."""
+    if isinstance(value, bool) or not (value is None or isinstance(value, (int, list, tuple))):
+        raise ValueError("expected [height, width] or one number for a square, e.g. 32")
+    return (value, value) if isinstance(value, int) else value
+
+
+ImageSize = Annotated[tuple[int, int] | None, Before(_square)]
 
 
 class _Section(Section):
@@ -64,8 +75,8 @@ class DataConfig(_Section):
 
     dataset: str = "digits"
     """Dataset: digits, fashion_mnist, mnist, cifar10, cifar100, folder:PATH or arrays:PATH."""
-    image_size: tuple[int, int] | None = None
-    """Resize images to [height, width]; required for folder: (default 64x64 there), optional elsewhere."""
+    image_size: ImageSize = None
+    """Resize images to [height, width], or one number for a square (32 = [32, 32]); folder: default 64x64."""
     color_mode: Literal["auto", "grayscale", "rgb"] = "auto"
     """Channels for folder: datasets: auto keeps what the files have (RGB if mixed)."""
     labels_from: Literal["subfolder", "prefix"] = "subfolder"
@@ -383,6 +394,8 @@ def field_docs() -> dict[str, dict[str, Any]]:
         for name, field in model.model_fields.items():
             key = f"{prefix}.{name}" if prefix else name
             ann = field.annotation
+            if get_origin(ann) is Annotated:  # Annotated[X, Before(f)]: the type is X
+                ann = get_args(ann)[0]
             if isinstance(ann, type) and issubclass(ann, Section):
                 walk(key, ann)
                 continue

@@ -17,7 +17,9 @@ needs of pydantic, and nothing more:
   pydantic signatures the code base uses.
 
 Supported field types: bool, int, float, str, ``Literal[...]`` of strings, ``tuple[X, Y]``,
-``tuple[X, ...]``, ``dict[str, Any]``, nested sections, and any of them ``| None``.
+``tuple[X, ...]``, ``dict[str, Any]``, nested sections, and any of them ``| None``; any of
+them ``Annotated[X, Before(f)]`` to normalise the raw input with ``f`` first (pydantic
+runs the same ``f`` as a before-validator).
 ``tests/test_schema.py`` checks it against pydantic on the real config schema.
 """
 
@@ -31,7 +33,7 @@ import re
 import sys
 import textwrap
 import types
-from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Callable, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
 
 _MISSING: Any = object()
 _INT_TEXT = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*(?:\.0*)?\Z", re.ASCII)
@@ -48,6 +50,29 @@ class Field:
 
     def __init__(self, default: Any = _MISSING, *, ge: Any = None, gt: Any = None, le: Any = None, lt: Any = None):
         self.default, self.ge, self.gt, self.le, self.lt = default, ge, gt, le, lt
+
+
+class Before:
+    """``Annotated[X, Before(f)]``: ``f(raw)`` runs before the type check of X, e.g. to read
+    one number as a square size. ``f`` returns the value to check, or raises ValueError
+    (reported as pydantic reports a before-validator's: ``value_error``, "Value error, ...").
+
+    pydantic honours it too (``__get_pydantic_core_schema__``), so a pydantic model built
+    from the same field table (tests/test_schema.py) normalises alike.
+    """
+
+    __slots__ = ("func",)
+
+    def __init__(self, func: Callable[[Any], Any]) -> None:
+        self.func = func
+
+    def __repr__(self) -> str:
+        return f"Before({getattr(self.func, '__name__', self.func)})"
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema  # only ever called by pydantic
+
+        return core_schema.no_info_before_validator_function(self.func, handler(source))
 
 
 class FieldInfo:
@@ -192,6 +217,15 @@ def _validate(ann: Any, v: Any, loc: tuple, errors: list, bounds: Field | None =
     """``v`` validated against ``ann``; on failure, appends to ``errors`` and returns _MISSING."""
     origin = get_origin(ann)
     try:
+        if origin is Annotated:
+            inner, *extras = get_args(ann)
+            for extra in extras:
+                if isinstance(extra, Before):
+                    try:
+                        v = extra.func(v)
+                    except ValueError as exc:
+                        raise _Invalid("value_error", f"Value error, {exc}", v) from None
+            return _validate(inner, v, loc, errors, bounds)
         if origin in (Union, types.UnionType):
             args = get_args(ann)
             if v is None and type(None) in args:
@@ -322,7 +356,7 @@ class Section:
         # Annotations are strings (``from __future__ import annotations``); everything they
         # name is defined above the class in its module, so they resolve right away.
         super().__init_subclass__(**kwargs)
-        hints = get_type_hints(cls)
+        hints = get_type_hints(cls, include_extras=True)  # keep Annotated[X, Before(f)]
         fields: dict[str, FieldInfo] = {}
         for klass in reversed(cls.__mro__):
             for name in klass.__dict__.get("__annotations__", {}):

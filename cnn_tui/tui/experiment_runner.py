@@ -22,6 +22,7 @@ from typing import Any
 from textual import work
 from textual.worker import Worker, WorkerState
 
+from cnn_tui.core.errors import CnnTuiError
 from cnn_tui.tui.messages import ExperimentTrialFinished, ExperimentTrialStarted, trial_message
 
 
@@ -232,13 +233,25 @@ class ExperimentRunner:
             app._after_run()
             self._sync_experiment(reload=True)
             if not app._quitting:
-                app.notify(f"Experiment {state}: {done}/{s.total} trials completed (E shows the table).",
+                failed = next((r for r in s.trials if r.state == "failed" and r.error), None)
+                why = f"; {failed.trial_id}: {' '.join(failed.error.split())}" if failed else ""
+                app.notify(f"Experiment {state}: {done}/{s.total} trials completed{why} (E shows the table).",
                            title="Experiment", severity="information" if state == "completed" else "warning")
             return True
         if event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
             error = event.worker.error
+            started = any(r.state != "pending" for r in s.trials)
             s.ended("failed", str(error) if error is not None else "cancelled")
             self._sync_experiment()
+            if isinstance(error, CnnTuiError):  # bad input (the study's preflight refuses it before writing)
+                text = " ".join(str(error).split())
+                if app.monitor is not None and app.monitor.active:
+                    app.monitor.failed(text)
+                app._after_run()
+                if not app._quitting:
+                    title = "Experiment failed" if started else "Experiment not started"
+                    app.notify(text, severity="error", title=title)
+                return True
         return False  # the App reports the error as for a single run
 
     def skip_trial(self) -> None:

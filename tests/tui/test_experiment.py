@@ -198,6 +198,52 @@ async def test_failing_trials_are_recorded_and_the_study_goes_on(make_app):
         assert str(queue.get_cell("r01-s42", "state")) == "failed"
 
 
+async def test_a_study_on_a_folder_without_class_folders_says_why_and_writes_nothing(make_app, runs_dir, tmp_path):
+    from PIL import Image
+    from textual.widgets import Input, Select
+
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for i in range(4):
+        Image.new("RGB", (10, 10), (60 * i, 90, 200)).save(flat / f"img{i}.png")
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(app, epochs=None)
+        setup = app.setup_screen
+        setup.query_one("#dataset-select", Select).value = "other (folder:PATH / arrays:PATH)"
+        custom = setup.query_one("#dataset-custom", Input)
+        assert await wait_for(lambda: custom.display)
+        custom.value = f"folder:{flat}"
+        assert await wait_for(lambda: setup.config is not None and setup.config.data.dataset == f"folder:{flat}")
+        await _dialog(app, pilot, "ablation", "baseline:\n+ bn: model.batch_norm=true\n+ drop: model.dropout=0.2")
+        await pilot.press("ctrl+s")
+        assert await wait_for(lambda: app.study is not None and not app.study.active, timeout=20)
+        assert await wait_for(lambda: _notified(app, "no class sub-folders"))
+        note = next(n for n in app._notifications if "no class sub-folders" in n.message)
+        assert note.severity == "error" and note.title == "Experiment not started" and "\n" not in note.message
+        assert not any("trials completed" in n.message for n in app._notifications)
+        assert app.study.state == "failed" and "no class sub-folders" in (app.study.error or "")
+        assert engine.calls == [] and not (runs_dir / "experiments").exists()
+        assert not app.training_active
+
+
+async def test_a_failed_studys_notification_gives_the_first_reason(make_app):
+    """Trials that fail while training (not bad input) are recorded failed; the summary says why."""
+    engine = FakeEngine(fail_with="training crashed: loss became NaN")
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(app, epochs=2)
+        await _dialog(app, pilot, "repeat", repeat="2")
+        await pilot.press("ctrl+s")
+        assert await wait_for(lambda: app.study is not None and not app.study.active, timeout=20)
+        assert [r.state for r in app.study.trials] == ["failed", "failed"] and app.study.state == "failed"
+        assert await wait_for(lambda: _notified(app, "Experiment failed: 0/2 trials completed"))
+        summary = next(n.message for n in app._notifications if "Experiment failed" in n.message)
+        assert "r01-s42: training crashed: loss became NaN" in summary and "\n" not in summary
+        assert len(engine.calls) == 2
+
+
 def test_study_eta_from_trial_times_and_the_current_trials_eta():
     from cnn_tui.tui.experiment_runner import StudyMonitor, TrialRow
 

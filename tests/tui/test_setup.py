@@ -337,3 +337,29 @@ async def test_keras_summary_of_a_zero_center_or_standardize_config(make_app):
             app.setup_screen.field("data.normalization").query_one(Select).value = "rescale"
             assert await wait_for(lambda: not any(r[1] == "Normalization" for r in view.rows) and view.state == "keras",
                                   timeout=60)
+
+
+async def test_image_size_takes_one_number_for_a_square(make_app):
+    """The Input section's image size: empty is the dataset's own size, one number a square
+    (the seeds' 32x32, 256x256), [h, w] anything else; the shape plan follows."""
+    app = make_app()
+    async with app.run_test(size=SIZE):
+        assert await wait_for(lambda: _ready(app))
+        setup = app.setup_screen
+        field = setup.field("data.image_size")
+        assert field.control.value == "" and setup.config.data.image_size is None  # digits-quick: 8x8 as is
+        field.control.value = "32"
+        assert await wait_for(lambda: setup.config is not None and setup.config.data.image_size == (32, 32))
+        summary = setup.query_one(ModelSummaryView)
+        assert await wait_for(lambda: summary.rows and summary.rows[0][2] == "32x32x1"), summary.rows
+        field.control.value = "[24, 40]"
+        assert await wait_for(lambda: setup.config is not None and setup.config.data.image_size == (24, 40))
+        field.control.value = "big"
+        assert await wait_for(lambda: field.has_class("-invalid") and "one number for a square" in (field.error or ""))
+        field.control.value = ""
+        assert await wait_for(lambda: setup.config is not None and setup.config.data.image_size is None)
+        assert not field.has_class("-invalid")
+        assert setup.load_preset("weather-model1")  # image_size = [256, 256]
+        assert field.control.value == "256"
+        config, errors = setup.build_config()
+        assert errors == {} and config.data.image_size == (256, 256)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .folder import FileImages
 from .pipeline import channel_stats, make_tf_dataset
-from .sources import dataset_info, list_datasets, load_dataset, parse_spec
+from .sources import check_dataset, dataset_info, list_datasets, load_dataset, parse_spec
 from .types import ChannelStats, Dataset, DatasetInfo
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "DatasetInfo",
     "FileImages",
     "channel_stats",
+    "check_dataset",
     "dataset_info",
     "list_datasets",
     "load_dataset",

@@ -78,6 +78,11 @@ def _shape_ok(spec: str, key: str, shape: tuple[int, ...]) -> None:
         raise DataError(f"{spec}: {key} holds no images")
 
 
+def _dtype_ok(spec: str, key: str, dtype: np.dtype) -> None:
+    if not (dtype == bool or np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
+        raise DataError(f"{spec}: {key} has unsupported dtype {dtype} (use uint8, integers or floats)")
+
+
 def _images(spec: str, key: str, x: np.ndarray, scale: float | None) -> tuple[np.ndarray, float]:
     """uint8 (N, H, W, C) and the float scale used (decided from x_train, reused for x_test)."""
     _shape_ok(spec, key, x.shape)
@@ -92,8 +97,7 @@ def _images(spec: str, key: str, x: np.ndarray, scale: float | None) -> tuple[np
         if lo < 0 or hi > 255:
             raise DataError(f"{spec}: {key} values must be 0..255 for {x.dtype} images, found {lo}..{hi}")
         return x.astype(np.uint8), scale or 1.0
-    if not np.issubdtype(x.dtype, np.floating):
-        raise DataError(f"{spec}: {key} has unsupported dtype {x.dtype} (use uint8, integers or floats)")
+    _dtype_ok(spec, key, x.dtype)
     if not np.isfinite(x).all():
         raise DataError(f"{spec}: {key} contains NaN or infinite values")
     lo, hi = float(x.min()), float(x.max())
@@ -171,24 +175,36 @@ def load_arrays(spec: str, path: str, cfg: Any) -> Dataset:
     return finalize(spec, str(p), names, x_train, y_train, x_test, y_test, cfg)
 
 
-def _npy_shape(fileobj: Any) -> tuple[int, ...]:
+def _npy_header(fileobj: Any) -> tuple[tuple[int, ...], np.dtype]:
     version = np.lib.format.read_magic(fileobj)
     if version == (1, 0):
-        shape, _, _ = np.lib.format.read_array_header_1_0(fileobj)
+        shape, _, dtype = np.lib.format.read_array_header_1_0(fileobj)
     else:
-        shape, _, _ = np.lib.format.read_array_header_2_0(fileobj)
-    return tuple(shape)
+        shape, _, dtype = np.lib.format.read_array_header_2_0(fileobj)
+    return tuple(shape), dtype
 
 
-def _x_shape(p: Path, key: str) -> tuple[int, ...] | None:
+def _x_header(p: Path, key: str) -> tuple[tuple[int, ...], np.dtype] | None:
+    """Shape and dtype of an image array from its .npy header (no data read)."""
     try:
         if p.is_dir():
             with open(p / f"{key}.npy", "rb") as f:
-                return _npy_shape(f)
+                return _npy_header(f)
         with zipfile.ZipFile(p) as z, z.open(f"{key}.npy") as f:
-            return _npy_shape(f)
+            return _npy_header(f)
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return None
+
+
+def _header_ok(spec: str, key: str, header: tuple[tuple[int, ...], np.dtype] | None) -> None:
+    """What :func:`_images` would refuse that the header already shows: the shape, the dtype."""
+    if header is None:
+        return
+    shape, dtype = header
+    if dtype.hasobject:
+        raise DataError(f"{spec}: {key} contains pickled objects, which are refused")
+    _shape_ok(spec, key, shape)
+    _dtype_ok(spec, key, dtype)
 
 
 def arrays_info(spec: str, path: str, cfg: Any = None) -> DatasetInfo:
@@ -200,7 +216,11 @@ def arrays_info(spec: str, path: str, cfg: Any = None) -> DatasetInfo:
         keys, get, close = _reader(spec, p)
         try:
             has_test = _check_keys(spec, keys)
-            shape = _x_shape(p, "x_train")
+            header = _x_header(p, "x_train")
+            _header_ok(spec, "x_train", header)
+            if has_test:
+                _header_ok(spec, "x_test", _x_header(p, "x_test"))
+            shape = header[0] if header else None
             y_raw = get("y_train")
             y_train, k = _labels(spec, "y_train", y_raw, shape[0] if shape else len(y_raw))
             n_test = None

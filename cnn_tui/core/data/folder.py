@@ -34,6 +34,7 @@ MAX_PIXELS = 50_000_000
 LAZY_BYTES = 1 << 30
 DEFAULT_SIZE = (64, 64)
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
+NO_READABLE = "no readable images (all files were corrupt, empty or too large)"
 _PREFIX = re.compile(r"[^\W\d_]+")
 _CHUNK = 256
 
@@ -232,7 +233,7 @@ def scan(spec: str, path: str, labels_from: str) -> tuple[Path, list[tuple[str, 
 def _check_classes(spec: str, labels: list[str]) -> list[str]:
     names = sorted(set(labels))
     if not names:
-        raise DataError(f"{spec}: no readable images (all files were corrupt, empty or too large)")
+        raise DataError(f"{spec}: {NO_READABLE}")
     if len(names) < 2:
         raise DataError(f"{spec}: needs at least 2 classes, found 1: '{names[0]}'")
     return names
@@ -317,6 +318,12 @@ def folder_info(spec: str, path: str, cfg: Any = None) -> DatasetInfo:
     step = max(1, len(entries) // 32)
     sample = [p for p, _ in entries[::step][:32]]
     modes = [m for m in (probe_image(p) for p in sample) if m is not None]
+    if not modes:  # no readable header in the sample: look on until one reads (headers only)
+        first = next((m for m in (probe_image(p) for p, _ in entries) if m is not None), None)
+        if first is None:
+            return DatasetInfo(spec, description, None, None, None, None, None, str(root), False,
+                               f"{spec}: {NO_READABLE}")  # fmt: skip
+        modes = [first]
     color = cfg.color_mode if cfg is not None else "auto"
     size = tuple(cfg.image_size) if cfg is not None and cfg.image_size else DEFAULT_SIZE
     channels = 1 if _pick_mode(color, modes or ["RGB"]) == "L" else 3

@@ -55,6 +55,22 @@ def dataset_info(spec: str, cfg: Any = None) -> DatasetInfo:
     return arrays_info(str(spec).strip(), arg, cfg)
 
 
+def check_dataset(cfg: Any) -> DatasetInfo:
+    """:func:`dataset_info` of ``cfg`` (a DataConfig), strict: what it reports as a problem
+    -- no such folder or file, no class folders, no images, no readable image, one class,
+    unreadable arrays -- raises DataError with its one-line reason. As cheap (no image is
+    decoded, no array but the labels read). A built-in that is not on disk yet is no
+    error: training downloads it."""
+    cfg = _data_cfg(cfg)
+    kind, _ = parse_spec(cfg.dataset)
+    info = dataset_info(cfg.dataset, cfg)
+    if kind != "builtin" and not info.available_offline:
+        spec = str(cfg.dataset).strip()
+        hint = info.hint or "cannot be read"
+        raise DataError(hint if hint.startswith(spec) else f"{spec}: {hint}")
+    return info
+
+
 def list_datasets() -> list[DatasetInfo]:
     """Facts about the five built-in datasets."""
     return [builtin_info(name) for name in BUILTINS]

@@ -249,7 +249,7 @@ def run_experiment(
         if base_config is None:
             raise ConfigError("run_experiment: no base config and no experiment folder to resume")
         plan = parse_plan(plan if plan is not None else base_config.experiment, base_config.name)
-        preflight(expand(plan, base_config))  # bad input fails before any folder exists
+        preflight(expand(plan, base_config), base_config)  # bad input fails before any folder exists
         runs = resolve_runs_dir(runs_dir)
         exp_dir = Path(experiment_dir) if experiment_dir is not None else _create_dir(runs, name or base_config.name)
         exp_dir.mkdir(parents=True, exist_ok=True)
@@ -328,9 +328,17 @@ def run_experiment(
     return exp_dir
 
 
-def preflight(trials: list[Trial]) -> None:
-    """Check every trial's dataset and architecture without TensorFlow (CnnTuiError naming the group)."""
-    from cnn_tui.core.data import dataset_info
+def preflight(trials: list[Trial], base: ExperimentConfig | None = None) -> None:
+    """Refuse bad input before anything is written, cheaply and without TensorFlow: every
+    distinct data config is described once (:func:`~cnn_tui.core.data.check_dataset`: no
+    image decoded; a folder without class folders, an empty or missing folder, unreadable
+    arrays, an unknown dataset fail here), every distinct (data, model) pair is planned
+    (:func:`~cnn_tui.core.models.plan_shapes`: an architecture the image size cannot take).
+
+    The CnnTuiError names the group, unless the problem is in ``base`` itself (the
+    trial's data -- and, for a shape, model -- are the base config's).
+    """
+    from cnn_tui.core.data import check_dataset
     from cnn_tui.core.models import plan_shapes
 
     infos: dict[str, Any] = {}
@@ -341,14 +349,22 @@ def preflight(trials: list[Trial]) -> None:
         if key in checked:
             continue
         checked.add(key)
+        own_data = base is not None and t.config.data == base.data
         try:
             if data_key not in infos:
-                infos[data_key] = dataset_info(t.config.data.dataset, t.config.data)
-            info = infos[data_key]
+                infos[data_key] = check_dataset(t.config.data)
+        except CnnTuiError as exc:
+            raise _in_group(exc, t, own_data) from None
+        info = infos[data_key]
+        try:
             if info.image_shape and info.num_classes:
                 plan_shapes(t.config.model, info.image_shape, info.num_classes)
         except CnnTuiError as exc:
-            raise type(exc)(f"experiment group {t.group!r}: {exc}") from None
+            raise _in_group(exc, t, own_data and t.config.model == base.model) from None
+
+
+def _in_group(exc: CnnTuiError, trial: Trial, from_base: bool) -> CnnTuiError:
+    return exc if from_base else type(exc)(f"experiment group {trial.group!r}: {exc}")
 
 
 def _safe(callback: Callable[[Any], None], event: Any) -> None:

@@ -199,17 +199,35 @@ def parse_grid(text: str, source: str = "--grid") -> tuple[str, list[Any]]:
     return key, values
 
 
+STEP_FORM = '"NAME: KEY=VALUE [KEY=VALUE ...]", e.g. "+ bn: model.batch_norm=true" ("baseline:" for no change)'
+
+
 def parse_step(text: str, source: str = "--step") -> dict[str, Any]:
-    """``"+ bn: model.batch_norm=true model.bn_order=post"`` -> ``{"name": ..., "set": {...}}``."""
-    name, _, rest = text.partition(":")
+    """``"+ bn: model.batch_norm=true model.bn_order=post"`` -> ``{"name": ..., "set": {...}}``.
+
+    The name ends at the first ':'; ``"baseline:"`` is a step without changes. Text
+    without ':' is refused (it used to become a name with no changes: a typo ran a study).
+    """
+    name, colon, rest = text.partition(":")
     name = name.strip()
+    if not colon:
+        raise ConfigError(f"{source} {text!r}: expected {STEP_FORM}")
     if not name:
         raise ConfigError(f"{source} {text!r}: missing the step name before ':'")
     try:
         tokens = shlex.split(rest)
     except ValueError as exc:
         raise ConfigError(f"{source} {text!r}: {exc}") from None
-    return {"name": name, "set": dict(parse_override(t) for t in tokens)}
+    overrides = {}
+    for token in tokens:
+        if "=" not in token:
+            raise ConfigError(f"{source} {text!r}: {token!r} is not KEY=VALUE (expected {STEP_FORM})")
+        try:
+            key, value = parse_override(token)
+        except ConfigError as exc:
+            raise ConfigError(f"{source} {text!r}: {exc}") from None
+        overrides[key] = value
+    return {"name": name, "set": overrides}
 
 
 _BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-./]*")

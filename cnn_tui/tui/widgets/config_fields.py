@@ -45,6 +45,8 @@ class FieldSpec:
     """Placeholder of a number input, e.g. "0 = off"."""
     default_on: float = 0.0
     """toggle: the strength filled in when it is switched on from 0."""
+    optional: bool = False
+    """number: an empty input means None (the key unset) instead of "enter a value"."""
 
 
 def _on_off(on: bool) -> str:
@@ -63,6 +65,10 @@ def format_value(value: Any) -> str:
     if isinstance(value, float):
         text = repr(value)
         return text
+    if isinstance(value, (tuple, list)):  # image size: one number for a square, else [h, w]
+        if len(value) == 2 and value[0] == value[1]:
+            return str(value[0])
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
     return "" if value is None else str(value)
 
 
@@ -208,6 +214,8 @@ class ConfigField(LabeledRow):
             raw = text
         if self.spec.kind in ("number", "toggle"):
             if not str(raw).strip():
+                if self.spec.optional:
+                    return None
                 raise ConfigError(f"{self.spec.key}: enter a value")
             return parse_override(f"{self.spec.key}={raw}")[1]
         return raw
@@ -275,6 +283,8 @@ def field_sections() -> list[tuple[str, list[FieldSpec]]]:
             FieldSpec("model.l2", "L2", "toggle", hint="weight penalty", default_on=5e-4),
         ]),
         ("Input", [
+            FieldSpec("data.image_size", "image size", "number", hint="the dataset's own; 32 = 32x32",
+                      optional=True),
             FieldSpec("data.normalization", "normalization", "choice", _choices("data.normalization")),
             FieldSpec("data.augment.hflip", "flip left-right", "bool"),
             FieldSpec("data.augment.vflip", "flip up-down", "bool"),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 
@@ -28,7 +30,22 @@ class CnnTuiCommands(Provider):
             ("Save preset", "Save the current settings as a user preset (ctrl+s on Setup)", app.action_save_preset),
             ("Load preset", "Load a built-in or user preset (ctrl+o on Setup)", app.action_load_preset),
             ("Help", "Keys and screens (? or F1)", app.action_help),
-        ]
+        ] + self._screen_commands()
+
+    def _screen_commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        """The keys of the screen the palette was opened on (Runs: Export, Compare, Sort...),
+        each run as that key would run it."""
+        screen = self.screen
+        where = type(screen).__name__.removesuffix("Screen") or "screen"
+        out: list[tuple[str, str, Callable[[], Any]]] = []
+        for binding in getattr(type(screen), "BINDINGS", []):
+            if not isinstance(binding, Binding) or binding.action in ("back", "leave_field") or not binding.description:
+                continue
+            key = binding.key_display or binding.key.split(",")[0]
+            text = binding.tooltip or binding.description
+            out.append((f"{where}: {binding.description}", f"{text} ({key} on {where})",
+                        partial(self.app.run_action, binding.action, screen)))
+        return out
 
     async def discover(self) -> Hits:
         for title, help_text, callback in self._commands():

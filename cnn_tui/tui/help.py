@@ -16,11 +16,19 @@ KEYS: list[tuple[str, str, str]] = [
     ("", "p", "pause / resume the run"),
     ("", "s / t / r / u", "Setup / Training / Results of the latest run / Runs"),
     ("", "E", "the Experiment screen of the running or last study"),
-    ("", "ctrl+p", "command palette (every action by name)"),
+    ("", "ctrl+p", "command palette: every app action, and the keys of the screen it was opened on, by name"),
     ("", "? / F1", "this help"),
     ("", "q / ctrl+q", "quit (a run in progress is stopped and stored first)"),
-    ("Runs", "enter / space / c / e", "open a run / select it / compare curves / export the table"),
+    ("Runs", "enter", "open the highlighted run on the Results screen"),
+    ("", "space", "select / unselect the highlighted run (the cursor moves to the next row)"),
+    ("", "c / e", "overlay the selected runs' curves / export the table (CSV, Markdown, LaTeX, JSON)"),
+    ("", "o / O", "sort by the next column / reverse the order"),
+    ("", "R", "reload the runs folder"),
     ("", "ctrl+r", "resume the highlighted crashed or stopped run from its last completed epoch"),
+    ("Results", "1 / 2 / 3", "summary (metrics, per-class table, confusion) / curves / misclassified samples"),
+    ("", "n / b", "next / previous page of samples (also pagedown / pageup)"),
+    ("", "f / g / a", "filter samples by true class / by predicted class (each press: next class) / show all"),
+    ("", "R", "reload the run from its folder"),
     ("Results / Runs / Experiment", "F", "figures as PNG next to the exported tables (the run's curves, confusion, "
      "mistakes; the selected runs overlaid; the study's mean ± std curves and bars); a notification says where"),
     ("Setup", "tab / shift+tab", "move between fields; space toggles a checkbox"),
@@ -64,7 +72,8 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(style="cyan", no_wrap=True)
         table.add_column()
         for section, key, what in KEYS:
-            table.add_row(section, key, what)
+            # Text, not markup: "[experiment]" in a description is a word, not a style tag
+            table.add_row(Text(section), Text(key), Text(what))
         with VerticalScroll(id="help-body", classes="modal-box -wide"):
             yield Static(Text.from_markup("[b]cnn-tui help[/b]  [dim](escape closes)[/]\n"))
             yield Static(table)

@@ -143,3 +143,72 @@ async def test_unknown_preset_falls_back_with_a_notification(make_app, preset):
     async with app.run_test(size=SIZE):
         assert await wait_for(lambda: app.setup_screen.preset_name == "digits-quick")
         assert any("no-such-preset" in n.message for n in app._notifications)
+
+
+def _help_text(screen: HelpScreen) -> str:
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=open("/dev/null", "w"))
+    for static in screen.query("Static"):
+        console.print(static.content if hasattr(static, "content") else static.renderable)
+    return console.export_text()
+
+
+async def test_help_lists_every_screen_key_and_keeps_bracketed_words(make_app):
+    """Help lost '[experiment]' to Rich markup ("(a preset's  fills it in)") and listed no
+    Results keys (1/2/3, n/b, f/g/a, R) nor the Runs sort keys: every key of every screen's
+    BINDINGS is in it now."""
+    from textual.binding import Binding
+
+    from cnn_tui.tui.experiment import ExperimentScreen
+    from cnn_tui.tui.results import ResultsScreen
+    from cnn_tui.tui.runs import RunsScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert await wait_for(lambda: isinstance(app.screen, HelpScreen) and app.screen.is_mounted)
+        text = _help_text(app.screen)
+        assert "[experiment]" in text
+        listed = set()
+        for line in text.splitlines():
+            listed.update(part.strip() for part in line.replace("/", " ").split())
+        for screen in (ResultsScreen, RunsScreen, ExperimentScreen, SetupScreen, CnnTuiApp):
+            for binding in screen.BINDINGS:
+                if not isinstance(binding, Binding) or binding.action in ("back", "leave_field"):
+                    continue
+                keys = [k.strip() for k in binding.key.split(",")]
+                shown = binding.key_display or keys[0]
+                names = {shown, *keys, shown.upper(), {"question_mark": "?"}.get(keys[0], keys[0])}
+                assert names & listed, f"{screen.__name__}: key {binding.key!r} ({binding.description}) not in help"
+        assert "moves to the next row" in text  # space on Runs moves the cursor: said
+
+
+async def test_help_fits_80x24(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        assert await wait_for(lambda: isinstance(app.screen, HelpScreen) and app.screen.is_mounted)
+        body = app.screen.query_one("#help-body")
+        assert await wait_for(lambda: body.region.width > 0)
+        assert body.region.x >= 0 and body.region.right <= 80, body.region
+
+
+async def test_command_palette_has_the_screen_keys(make_app):
+    """ctrl+p promised every action, but 'export', 'compare', 'sort' found nothing on Runs."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("u")
+        assert await wait_for(lambda: type(app.screen).__name__ == "RunsScreen" and app.screen.is_mounted)
+        provider = CnnTuiCommands(app.screen)
+        for query, title in (("export", "Runs: Export"), ("compare", "Runs: Compare"), ("sort", "Runs: Sort")):
+            hits = [hit async for hit in provider.search(query)]
+            assert hits and any(title in str(hit.text) for hit in hits), (query, [str(h.text) for h in hits])
+        runs = app.screen
+        sort_before = getattr(runs, "sort_key", None)
+        hit = next(h for h in [h async for h in provider.search("sort")] if "Runs: Sort" in str(h.text))
+        called = []
+        original = runs.action_cycle_sort
+        runs.action_cycle_sort = lambda: called.append(True) or original()
+        await hit.command()
+        assert called, sort_before

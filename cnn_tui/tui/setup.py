@@ -28,12 +28,13 @@ from cnn_tui.tui.widgets.config_fields import (
     PRESET_BLOCKS,
     ConfigField,
     LabeledRow,
+    advanced_specs,
     config_value,
     control_id,
     field_sections,
     read_form,
 )
-from cnn_tui.tui.widgets.dataset_facts import format_facts
+from cnn_tui.tui.widgets.dataset_facts import format_facts, planned_text
 from cnn_tui.tui.widgets.footer import Footer
 from cnn_tui.tui.widgets.header import Header
 from cnn_tui.tui.widgets.lean_select import LeanSelect
@@ -115,6 +116,10 @@ class SetupScreen(Screen):
                     for spec in specs:
                         yield ConfigField(spec, self._shown_value(config, spec.key),
                                           tooltip=docs.get(spec.key, {}).get("doc", ""))
+                yield Label("Advanced", classes="section-title")
+                yield LabeledRow(f"{len(advanced_specs())} more", Checkbox(
+                    "show every other setting", False, id="advanced-toggle", compact=True,
+                ), classes="field-row")
             with Vertical(id="setup-side"):
                 yield ModelSummaryView(id="model-summary")
                 yield Static("", id="setup-status")
@@ -297,6 +302,43 @@ class SetupScreen(Screen):
             self._timer.stop()
         self._timer = self.set_timer(VALIDATE_DELAY, self.revalidate)
 
+    @on(Checkbox.Changed, "#advanced-toggle")
+    def _advanced_toggled(self, event: Checkbox.Changed) -> None:
+        event.stop()
+        self.show_advanced(event.value)
+
+    def show_advanced(self, show: bool = True) -> None:
+        """Show (mounting them the first time: none of them costs the first paint) or hide
+        the Advanced fields -- every config key the sections above leave out. Hidden, they
+        keep what was typed."""
+        fields = self.query("#advanced-fields")
+        if fields:
+            fields.first().display = show
+            return
+        if not show:
+            return
+        config, docs = self.config or self.base, field_docs()
+        box = Vertical(*[ConfigField(spec, self._shown_value(config, spec.key),
+                                     tooltip=docs.get(spec.key, {}).get("doc", ""))
+                         for spec in advanced_specs()], id="advanced-fields")
+        row = self.query_one("#advanced-toggle").parent
+        self.query_one("#setup-form").mount(box, after=row)
+        toggle = self.query_one("#advanced-toggle", Checkbox)
+        if not toggle.value:
+            with self.prevent(Checkbox.Changed):
+                toggle.value = True
+
+    @on(Input.Changed, "#f-model-blocks")
+    def _blocks_typed(self, event: Input.Changed) -> None:
+        # A block list of one's own replaces the named architecture (as model.blocks does).
+        if event.value.strip():
+            arch = self.field("model.architecture")
+            if PRESET_BLOCKS not in arch.choices:
+                arch.set_choices([PRESET_BLOCKS, *arch.choices])
+            if arch.control.value != PRESET_BLOCKS:
+                arch.control.value = PRESET_BLOCKS
+        self.schedule_validate()
+
     @on(Input.Changed)
     @on(Checkbox.Changed)
     def _changed(self) -> None:
@@ -313,6 +355,11 @@ class SetupScreen(Screen):
             custom.display = event.value == OTHER_DATASET
             if custom.display and event.select.has_focus:
                 custom.focus()
+        # (the select's value now, not the event's: set_choices posts a Changed with the old one)
+        if event.select.id == control_id("model.architecture") and event.select.value != PRESET_BLOCKS:
+            blocks = self.query("#" + control_id("model.blocks"))
+            if blocks and blocks.first().value:
+                blocks.first().value = ""  # a named architecture: no block list of one's own
         self.schedule_validate()
 
     def revalidate(self) -> None:
@@ -339,8 +386,11 @@ class SetupScreen(Screen):
             status.update(f"[red]{escape(self.plan_error)}[/]")
         elif self.config is not None:
             c = self.config
+            info = self._info_for(c.data.dataset)
+            planned = planned_text(info, c.data) if info is not None else None
             status.update(
-                f"[b]F5[/b] trains [b]{escape(self.preset_name or c.name)}[/b]: {escape(c.data.dataset)}, "
+                f"[b]F5[/b] trains [b]{escape(self.preset_name or c.name)}[/b]: {escape(c.data.dataset)}"
+                + (f" ({planned})" if planned else "") + ", "
                 f"{c.train.epochs} epochs, batch {c.train.batch_size}, {c.train.optimizer} lr {c.train.learning_rate:g}"
                 + ("\n[b]ctrl+e[/b] runs the preset's study ([experiment] section)" if self.base.experiment else "")
             )
@@ -362,7 +412,7 @@ class SetupScreen(Screen):
                 if spec not in self._facts_pending and spec not in BUILTIN_DATASETS:
                     self.load_facts([spec])
             return
-        facts.update(format_facts(info))
+        facts.update(format_facts(info, (self.config or self.base).data))
 
     def _input_shape(self, config: ExperimentConfig) -> tuple[tuple[int, int, int] | None, int | None]:
         info = self._info_for(config.data.dataset)

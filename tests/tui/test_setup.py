@@ -363,3 +363,74 @@ async def test_image_size_takes_one_number_for_a_square(make_app):
         assert field.control.value == "256"
         config, errors = setup.build_config()
         assert errors == {} and config.data.image_size == (256, 256)
+
+
+async def test_every_config_key_is_settable_in_the_form(make_app):
+    """The form had no train/test limit, validation split, split seed, labels-from, run seed...:
+    every key ``--set`` takes is a field now (the Advanced ones mounted when shown)."""
+    from cnn_tui.core.config import field_docs
+    from cnn_tui.tui.widgets.config_fields import NOT_IN_FORM
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(lambda: _ready(app))
+        setup = app.setup_screen
+        assert not setup.query("#advanced-fields")  # nothing of it before it is asked for
+        setup.query_one("#advanced-toggle", Checkbox).value = True
+        assert await wait_for(lambda: bool(setup.query("#field-train-checkpoint-every")))
+        missing = []
+        for key in field_docs():
+            if key in NOT_IN_FORM or field_docs()[key]["type"].startswith("dict"):
+                continue
+            if not setup.query("#field-" + key.replace(".", "-").replace("_", "-")):
+                missing.append(key)
+        assert missing == []
+        setup.query_one("#advanced-toggle", Checkbox).value = False
+        assert await wait_for(lambda: not setup.query_one("#advanced-fields").display)
+
+
+async def test_data_limits_and_advanced_keys_reach_the_run_and_the_facts(make_app):
+    """A train limit set in the form is trained, and the facts and the F5 line say what will
+    really be trained (they said 'train 60,000' with a limit in the preset)."""
+    engine = FakeEngine(step_delay=0.0)
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(lambda: _ready(app))
+        setup = app.setup_screen
+        setup.field("data.train_limit").control.value = "300"
+        setup.field("data.validation_split").control.value = "0.2"
+        facts = setup.query_one("#dataset-facts", Static)
+        status = setup.query_one("#setup-status", Static)
+        assert await wait_for(lambda: "train 240 · val 60 · test 359 images" in str(facts.content))
+        assert "train limit 300" in str(facts.content)
+        assert await wait_for(lambda: "train 240 · val 60 · test 359 images" in str(status.content))
+        setup.show_advanced()
+        assert await wait_for(lambda: bool(setup.query("#field-train-checkpoint-every")))
+        setup.field("train.seed").control.value = "7"
+        setup.field("train.lr_schedule").query_one(Select).value = "cosine"
+        assert await wait_for(lambda: (c := setup.build_config()[0]) is not None and c.train.seed == 7)
+        await pilot.press("f5")
+        assert await wait_for(lambda: engine.calls)
+        config = engine.calls[0]["config"]
+        assert config.data.train_limit == 300 and config.data.validation_split == 0.2
+        assert config.train.seed == 7 and config.train.lr_schedule == "cosine"
+
+
+async def test_own_block_list_in_the_form_and_back_to_a_named_architecture(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE):
+        assert await wait_for(lambda: _ready(app))
+        setup = app.setup_screen
+        setup.show_advanced()
+        assert await wait_for(lambda: bool(setup.query("#field-train-checkpoint-every")))
+        blocks = setup.field("model.blocks")
+        assert blocks.control.value == ""
+        blocks.control.value = '["conv 8 3", "flatten", "dense 16"]'
+        arch = setup.field("model.architecture")
+        assert await wait_for(lambda: arch.control.value == "(preset blocks)")
+        assert await wait_for(lambda: (c := setup.build_config()[0]) is not None
+                              and c.model.blocks == ("conv 8 3", "flatten", "dense 16"))
+        arch.control.value = "tiny"
+        assert await wait_for(lambda: blocks.control.value == "")
+        assert await wait_for(lambda: (c := setup.build_config()[0]) is not None and c.model.blocks is None
+                              and c.model.architecture == "tiny")

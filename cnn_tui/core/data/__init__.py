@@ -11,9 +11,11 @@ from __future__ import annotations
 from .folder import FileImages
 from .pipeline import channel_stats, make_tf_dataset
 from .sources import check_dataset, dataset_info, list_datasets, load_dataset, parse_spec
+from .split import planned_counts
 from .types import ChannelStats, Dataset, DatasetInfo
 
 __all__ = [
+    "planned_counts",
     "ChannelStats",
     "Dataset",
     "DatasetInfo",

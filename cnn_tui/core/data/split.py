@@ -106,6 +106,20 @@ def expected_test_count(n: int, fraction: float) -> int:
     return int(round(fraction * n))
 
 
+def planned_counts(train_count: int | None, test_count: int | None, cfg: Any) -> tuple[int, int, int] | None:
+    """(train, validation, test) image counts a run of ``cfg`` (a DataConfig) will use, from
+    a source's train/test counts as :class:`DatasetInfo` gives them (the test hold-out
+    already taken): the limits, then the validation carved from the limited train part,
+    as :func:`finalize` does (a stratified split can differ by a few images from the
+    rounding when classes are tiny). None when the source's counts are unknown."""
+    if train_count is None or test_count is None:
+        return None
+    train = train_count if cfg.train_limit is None else min(train_count, int(cfg.train_limit))
+    test = test_count if cfg.test_limit is None else min(test_count, int(cfg.test_limit))
+    val = int(round(cfg.validation_split * train)) if cfg.validation_split > 0 else 0
+    return train - val, val, test
+
+
 def resize_images(x: np.ndarray, size: tuple[int, int] | None, chunk: int = 4096) -> np.ndarray:
     """Resize a uint8 (N, H, W, C) array to ``size`` = (H, W) with Pillow (bilinear), in chunks."""
     if size is None or not isinstance(x, np.ndarray) or x.ndim != 4 or tuple(x.shape[1:3]) == tuple(size):

@@ -10,6 +10,7 @@ the CLI's messages.
 
 from __future__ import annotations
 
+import json
 import textwrap
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -66,9 +67,9 @@ def format_value(value: Any) -> str:
         text = repr(value)
         return text
     if isinstance(value, (tuple, list)):  # image size: one number for a square, else [h, w]
-        if len(value) == 2 and value[0] == value[1]:
+        if len(value) == 2 and value[0] == value[1] and isinstance(value[0], int):
             return str(value[0])
-        return "[" + ", ".join(format_value(v) for v in value) + "]"
+        return "[" + ", ".join(json.dumps(v) if isinstance(v, str) else format_value(v) for v in value) + "]"
     return "" if value is None else str(value)
 
 
@@ -295,15 +296,60 @@ def field_sections() -> list[tuple[str, list[FieldSpec]]]:
             FieldSpec("data.augment.brightness", "brightness", "toggle", hint="fraction", default_on=0.2),
             FieldSpec("data.augment.contrast", "contrast", "toggle", hint="factor", default_on=0.2),
         ]),
+        ("Data", [
+            FieldSpec("data.train_limit", "train limit", "number", hint="all; e.g. 3000 images", optional=True),
+            FieldSpec("data.test_limit", "test limit", "number", hint="all", optional=True),
+            FieldSpec("data.validation_split", "validation", "number", hint="fraction of train, e.g. 0.1"),
+            FieldSpec("data.test_split", "test split", "number", hint="held out where no test set"),
+            FieldSpec("data.split_seed", "split seed", "number"),
+            FieldSpec("data.labels_from", "labels from", "choice", _choices("data.labels_from")),
+            FieldSpec("data.color_mode", "color mode", "choice", _choices("data.color_mode")),
+        ]),
         ("Training", [
             FieldSpec("train.optimizer", "optimizer", "choice", _choices("train.optimizer")),
             FieldSpec("train.learning_rate", "learning rate", "number", hint="e.g. 0.001"),
             FieldSpec("train.epochs", "epochs", "number"),
             FieldSpec("train.batch_size", "batch size", "number"),
+            FieldSpec("train.seed", "seed", "number"),
             FieldSpec("train.reduce_lr.enabled", "reduce LR", "bool"),
             FieldSpec("train.early_stopping.enabled", "early stopping", "bool"),
         ]),
     ]
+
+
+NOT_IN_FORM = ("name", "description", "data.dataset", "experiment")
+"""Config keys with their own controls (name/description: the save dialog; the dataset
+select; the study dialog) rather than a form field."""
+
+_SHORT_LABELS = {
+    "model.blocks": "blocks", "model.bias_init": "bias init", "model.bn_order": "BN order",
+    "model.bn_momentum": "BN momentum", "data.augment.shear": "shear", "train.momentum": "momentum",
+    "train.lr_schedule": "LR schedule", "train.lr_decay": "LR decay", "train.reduce_lr.monitor": "RLR monitor",
+    "train.reduce_lr.factor": "RLR factor", "train.reduce_lr.patience": "RLR patience",
+    "train.reduce_lr.cooldown": "RLR cooldown", "train.reduce_lr.min_lr": "RLR min LR",
+    "train.early_stopping.monitor": "ES monitor", "train.early_stopping.patience": "ES patience",
+    "train.early_stopping.restore_best": "ES best weights", "train.mixed_precision": "mixed precis.",
+    "train.jit_compile": "XLA (jit)", "train.distribute": "distribute", "train.tensorboard": "TensorBoard",
+    "train.save_model": "save model", "train.checkpoint": "checkpoint", "train.checkpoint_every": "ckpt every s",
+}
+"""Labels of the Advanced fields (the label column is 15 characters wide)."""
+
+
+def advanced_specs() -> list[FieldSpec]:
+    """A field for every config key the sections above leave out (and :data:`NOT_IN_FORM`):
+    every key ``--set`` takes can be set in the form. Kinds follow the schema: a choice
+    for Literal keys, a checkbox for bools, else a text input read as a TOML value."""
+    shown = {spec.key for _, specs in field_sections() for spec in specs}
+    out = []
+    for key, doc in field_docs().items():
+        if key in shown or key in NOT_IN_FORM or doc.get("type") in (None, "dict"):
+            continue
+        label = _SHORT_LABELS.get(key) or key.rsplit(".", 1)[-1].replace("_", " ")[:15]
+        kind: Kind = "choice" if doc.get("choices") else ("bool" if doc.get("type") == "bool" else "number")
+        optional = "None" in str(doc.get("type"))
+        hint = "none" if optional else ""
+        out.append(FieldSpec(key, label, kind, tuple(doc.get("choices") or ()), hint=hint, optional=optional))
+    return out
 
 
 def config_value(config: ExperimentConfig, key: str) -> Any:
@@ -335,6 +381,7 @@ def read_form(
         errors["data.dataset"] = "enter a dataset, e.g. folder:/path/to/images"
     else:
         values["data.dataset"] = dataset_spec
+    named_architecture = False
     for f in fields:
         try:
             value = f.override_value()
@@ -345,9 +392,12 @@ def read_form(
             if value == PRESET_BLOCKS or value is None:
                 continue
             values["model.blocks"] = None  # a named architecture replaces the preset's blocks
+            named_architecture = True
+        if f.key == "model.blocks" and named_architecture:
+            continue  # (the Advanced blocks field, left from the preset: the choice above wins)
         values[f.key] = value
     for key, value in list(values.items()):
-        if key in errors or key == "model.blocks":
+        if key in errors:
             continue
         try:
             apply_overrides(base, {key: value})

@@ -178,6 +178,14 @@ class TrainConfig(_Section):
     """ReduceLROnPlateau callback."""
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
     """EarlyStopping callback."""
+    precise_bn: bool = True
+    """Before evaluation, re-estimate batch-norm moving statistics with the trained weights
+    ("precise BN"): one training-mode pass over train.precise_bn_images training images,
+    augmentation and dropout off. Short runs otherwise test with statistics that still
+    remember the first steps. No effect without batch norm."""
+    precise_bn_images: int = Field(2000, ge=1, le=1_000_000)
+    """Training images (rounded up to whole batches, at most the training split) the
+    precise-BN pass averages batch statistics over."""
     mixed_precision: bool = False
     """Train in mixed_float16 (useful on GPUs; slow on CPUs)."""
     jit_compile: bool = False

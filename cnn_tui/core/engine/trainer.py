@@ -501,8 +501,10 @@ def _evaluate_and_store(
 ) -> dict[str, Any]:
     from cnn_tui.core.data import make_tf_dataset
     from cnn_tui.core.engine.evaluate import compute_metrics
+    from cnn_tui.core.engine.precise_bn import precise_bn_for_run
 
     ds, model, t = prepared.dataset, prepared.model, config.train
+    precise_bn = precise_bn_for_run(t, ds, model, prepared.strategy, emit)
     emit(Log("info", f"evaluating on {len(ds.y_test)} test images"))
     test_data = make_tf_dataset(ds.x_test, ds.y_test, t.batch_size, shuffle=False, seed=t.seed, repeat=False)
     probs = np.asarray(model.predict(test_data, verbose=0), dtype=np.float32)
@@ -515,6 +517,7 @@ def _evaluate_and_store(
         device=prepared.device,
         dataset=config.data.dataset,
         image_shape=list(ds.image_shape),
+        precise_bn=precise_bn,
     )
     preds = probs.argmax(axis=1)
     writer.save_predictions(

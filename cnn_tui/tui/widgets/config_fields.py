@@ -331,6 +331,7 @@ _SHORT_LABELS = {
     "train.early_stopping.restore_best": "ES best weights", "train.mixed_precision": "mixed precis.",
     "train.jit_compile": "XLA (jit)", "train.distribute": "distribute", "train.tensorboard": "TensorBoard",
     "train.save_model": "save model", "train.checkpoint": "checkpoint", "train.checkpoint_every": "ckpt every s",
+    "train.precise_bn": "precise BN", "train.precise_bn_images": "precise BN imgs",
 }
 """Labels of the Advanced fields (the label column is 15 characters wide)."""
 

@@ -57,11 +57,23 @@ def test_runs_table_keeps_only_differing_keys(runs) -> None:
     table = runs_table(runs)
     config_cols = [c for c in table.columns if c not in ("run", "name", "state", *METRIC_COLUMNS)]
     assert config_cols == ["data.dataset", "model.dropout"]  # epochs equal, description ignored
-    assert table.columns[:3] == ["run", "name", "state"]
-    assert table.columns[-len(METRIC_COLUMNS) :] == list(METRIC_COLUMNS)
+    # metrics right after the run's identity: a sweep's differing keys pushed test_accuracy
+    # ~300 characters to the right
+    assert table.columns[: 3 + len(METRIC_COLUMNS)] == ["run", "name", "state", *METRIC_COLUMNS]
+    assert table.columns[-2:] == ["data.dataset", "model.dropout"]
     assert [r["name"] for r in table.rows] == ["base", "drop", "stopped"]
     assert [r["state"] for r in table.rows] == ["completed", "completed", "stopped"]
     assert table.rows[2]["test_accuracy"] is None
+
+
+def test_runs_table_with_chosen_config_columns(runs) -> None:
+    table = runs_table(runs, config_keys=["train.epochs", "name", "model.dropout"])
+    assert table.columns == ["run", "name", "state", *METRIC_COLUMNS, "train.epochs", "model.dropout"]
+    assert [r["train.epochs"] for r in table.rows] == [5, 5, 5]
+    from cnn_tui.core.results.table import config_keys_of
+
+    keys = config_keys_of(runs)
+    assert "train.epochs" in keys and "model.dropout" in keys and "name" not in keys
 
 
 def test_identical_runs_show_only_name_and_dataset(tmp_path: Path) -> None:

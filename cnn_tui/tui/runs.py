@@ -11,18 +11,20 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
 from cnn_tui.core.errors import CnnTuiError
 from cnn_tui.core.results.store import RunInfo, RunStore
-from cnn_tui.core.results.table import METRIC_COLUMNS, Table, runs_table
+from cnn_tui.core.results.table import METRIC_COLUMNS, Table, config_keys_of, runs_table
 from cnn_tui.tui.results import STATE_STYLES, ResultsScreen, error_text
 from cnn_tui.tui.widgets.curves import CurvePlot, overlay_series
 from cnn_tui.tui.report_figures import FIGURES_BINDING, write_figures
+from cnn_tui.tui.widgets.columns_dialog import DIFFERING, ColumnsDialog
 from cnn_tui.tui.widgets.export_dialog import ExportDialog, default_export_path
 from cnn_tui.tui.widgets.footer import Footer
 from cnn_tui.tui.widgets.header import Header
@@ -68,6 +70,15 @@ def sort_rows(rows: list[dict[str, Any]], column: str, reverse: bool = False) ->
     return sorted(present, key=lambda r: sort_key(r[column]), reverse=reverse) + missing
 
 
+class FilterInput(Input):
+    """The runs filter: escape clears it (instead of leaving the screen)."""
+
+    BINDINGS = [Binding("escape", "clear", "Clear filter")]
+
+    def action_clear(self) -> None:
+        self.screen.clear_filter()
+
+
 class RunsScreen(Screen):
     """All runs in a table; open one, select several to compare curves, export."""
 
@@ -79,10 +90,13 @@ class RunsScreen(Screen):
         Binding("space", "toggle_select", "Select"),
         Binding("c", "compare", "Compare"),
         Binding("e", "export", "Export"),
-        Binding("ctrl+r", "resume_run", "Resume run"),
+        Binding("ctrl+r", "resume_run", "Resume", tooltip="Resume the highlighted run"),
         Binding("o", "cycle_sort", "Sort"),
-        Binding("O", "reverse_sort", "Reverse"),
-        Binding("R", "refresh", "Refresh"),  # f5 is the app's Train
+        # help and the palette list the next two; the footer keeps its room for the rest
+        Binding("O", "reverse_sort", "Reverse", show=False),
+        Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter by run, name, state or dataset"),
+        Binding("C", "choose_columns", "Columns", tooltip="Choose the config columns"),
+        Binding("R", "refresh", "Refresh", show=False),  # f5 is the app's Train
         FIGURES_BINDING,
     ]
 
@@ -97,10 +111,16 @@ class RunsScreen(Screen):
         self.sort_reverse = False
         self.selected: list[str] = []
         """Selected run ids, in the order they were selected."""
+        self.filter_text = ""
+        """Words every shown row matches (in its run id, name, state or dataset)."""
+        self.config_keys: list[str] | None = None
+        """The config columns chosen with C; None: the keys that differ between the runs."""
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="runs-summary")
+        yield FilterInput(placeholder="filter: words found in the run, name, state or dataset (enter: table, "
+                          "escape: clear)", id="runs-filter", compact=True)
         yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="runs-compare"):
             yield CurvePlot("val accuracy", id="compare-accuracy")
@@ -111,6 +131,7 @@ class RunsScreen(Screen):
         self.title = "Runs"
         self.sub_title = str(self.runs_dir)
         self.query_one("#runs-compare").display = False
+        self.query_one("#runs-filter").display = False
         self.action_refresh()
         self.query_one(DataTable).focus()
 
@@ -125,7 +146,7 @@ class RunsScreen(Screen):
         """Re-read the runs folder."""
         try:
             runs = RunStore(self.runs_dir).list()
-            table = runs_table(runs)
+            table = runs_table(runs, config_keys=self.config_keys)
         except CnnTuiError as exc:
             self.notify(error_text(exc), severity="error", title="Runs")
             return
@@ -153,7 +174,7 @@ class RunsScreen(Screen):
         data_table = self.query_one(DataTable)
         current = self.highlighted
         keep = current.run_id if current else None
-        rows = list(self.table.rows)
+        rows = [row for row in self.table.rows if self._matches(row)]
         if self.sort_column:
             rows = sort_rows(rows, self.sort_column, self.sort_reverse)
         self.rows = rows
@@ -175,6 +196,58 @@ class RunsScreen(Screen):
             data_table.move_cursor(row=[r["run"] for r in rows].index(keep), animate=False)
         self._update_summary()
 
+    def _matches(self, row: dict[str, Any]) -> bool:
+        words = self.filter_text.lower().split()
+        if not words:
+            return True
+        haystack = " ".join(str(row.get(k) or "") for k in ("run", "name", "state", "data.dataset")).lower()
+        run = self.runs.get(row["run"])
+        if "data.dataset" not in row and run is not None:
+            try:
+                haystack += " " + run.config.data.dataset.lower()
+            except CnnTuiError:
+                pass
+        return all(word in haystack for word in words)
+
+    # -- filter and columns -------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#runs-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        self._fill()
+
+    @on(Input.Submitted, "#runs-filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self.query_one(DataTable).focus()
+
+    def clear_filter(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        box.value = ""
+        box.display = False
+        self.filter_text = ""
+        self._fill()
+        self.query_one(DataTable).focus()
+
+    def action_choose_columns(self) -> None:
+        keys = config_keys_of(list(self.runs.values()))
+        if not keys:
+            self.notify("No run has a readable config.", severity="warning", title="Columns")
+            return
+        shown = [c for c in self.table.columns if c in keys]
+
+        def done(answer: list[str] | str | None) -> None:
+            if answer is None:
+                return
+            self.config_keys = None if answer == DIFFERING else list(answer)
+            self.action_refresh()
+
+        self.app.push_screen(ColumnsDialog(keys, shown), done)
+
     def _update_summary(self) -> None:
         counts: dict[str, int] = {}
         for run in self.runs.values():
@@ -187,6 +260,8 @@ class RunsScreen(Screen):
             summary.append(" · " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
             if self.selected:
                 summary.append(f" · {len(self.selected)} selected", style="bold cyan")
+            if self.filter_text.strip():
+                summary.append(f" · {len(self.rows)} match {self.filter_text.strip()!r}", style="bold")
             if self.sort_column:
                 summary.append(f" · sorted by {self.sort_column}{' (descending)' if self.sort_reverse else ''}", style="dim")
         self.query_one("#runs-summary", Static).update(summary)
@@ -293,8 +368,9 @@ class RunsScreen(Screen):
     def export_table(self) -> tuple[Table, str]:
         """The table to export (selected runs, else all; in display order) and a title."""
         ids = [r["run"] for r in self.rows if not self.selected or r["run"] in self.selected]
-        table = runs_table([self.runs[i] for i in ids])
-        what = f"{len(ids)} selected run(s)" if self.selected else f"all {len(ids)} run(s)"
+        table = runs_table([self.runs[i] for i in ids], config_keys=self.config_keys)
+        shown = "matching" if self.filter_text.strip() else "all"
+        what = f"{len(ids)} selected run(s)" if self.selected else f"{shown} {len(ids)} run(s)"
         return table, f"Export {what}"
 
     def action_export(self) -> None:

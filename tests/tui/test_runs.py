@@ -97,6 +97,63 @@ async def test_sorting_by_key_and_header(runs_dir):
         assert await wait_for(lambda: screen.sort_reverse and order(screen)[:2] == [high, low])
 
 
+async def test_metrics_come_first_at_80_columns(runs_dir):
+    """test_accuracy sat ~300 columns to the right after every differing config key; at 80x24
+    only run, name and state showed. Metrics now follow the state."""
+    from cnn_tui.core.results.table import METRIC_COLUMNS
+
+    app = ScreenApp(lambda: RunsScreen(runs_dir))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        table = screen.query_one(DataTable)
+        assert await wait_for(lambda: table.row_count == 6)
+        assert screen.table.columns[:4] == ["run", "name", "state", METRIC_COLUMNS[0]]
+        labels = [str(c.label) for c in table.ordered_columns]
+        assert labels.index("test_accuracy") == 4  # after the selection mark, run, name, state
+
+
+async def test_filter_by_name_state_and_dataset(runs_dir):
+    app = ScreenApp(lambda: RunsScreen(runs_dir))
+    async with app.run_test(size=(140, 36)) as pilot:
+        screen = app.screen
+        table = screen.query_one(DataTable)
+        assert await wait_for(lambda: table.row_count == 6)
+        await pilot.press("slash")
+        box = screen.query_one("#runs-filter", Input)
+        assert await wait_for(lambda: box.has_focus and box.display)
+        box.value = "stopped"
+        assert await wait_for(lambda: order(screen) == [RUN_STOPPED])
+        assert "1 match 'stopped'" in str(screen.query_one("#runs-summary").content)
+        box.value = "digits drop"  # every word must match: the dataset and the name
+        assert await wait_for(lambda: order(screen) == [RUN_B])
+        await pilot.press("escape")  # clears the filter, stays on the screen
+        assert await wait_for(lambda: table.row_count == 6 and not box.display)
+        assert app.screen is screen
+
+
+async def test_choose_config_columns(runs_dir):
+    from cnn_tui.tui.widgets.columns_dialog import DIFFERING, ColumnsDialog
+
+    app = ScreenApp(lambda: RunsScreen(runs_dir))
+    async with app.run_test(size=(140, 36)) as pilot:
+        screen = app.screen
+        assert await wait_for(lambda: screen.query_one(DataTable).row_count == 6)
+        assert "model.dropout" in screen.table.columns and "model.activation" not in screen.table.columns
+        await pilot.press("C")
+        assert await wait_for(lambda: isinstance(app.screen, ColumnsDialog) and app.screen.is_mounted)
+        dialog = app.screen
+        assert "model.activation" in dialog.keys and "model.dropout" in dialog.shown
+        dialog.dismiss(["model.activation", "train.batch_size"])
+        assert await wait_for(lambda: app.screen is screen and "model.activation" in screen.table.columns)
+        assert "model.dropout" not in screen.table.columns and "train.batch_size" in screen.table.columns
+        exported, _ = screen.export_table()
+        assert exported.columns == screen.table.columns  # the export shows what the screen shows
+        await pilot.press("C")
+        assert await wait_for(lambda: isinstance(app.screen, ColumnsDialog) and app.screen.is_mounted)
+        app.screen.dismiss(DIFFERING)
+        assert await wait_for(lambda: app.screen is screen and "model.dropout" in screen.table.columns)
+
+
 def test_sort_rows_keeps_missing_last():
     rows = [{"v": None, "k": 0}, {"v": 2.0, "k": 1}, {"v": 10, "k": 2}, {"v": None, "k": 3}]
     assert [r["k"] for r in sort_rows(rows, "v")] == [1, 2, 0, 3]

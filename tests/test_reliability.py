@@ -59,13 +59,12 @@ def _assert_readable(run_dir: Path, *, killed: bool = False) -> None:
         assert not leftovers, leftovers
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_sigkill_mid_training_then_resume_completes_with_every_epoch_once(tmp_path: Path) -> None:
-    started = time.monotonic()
+def _run_and_kill(tmp_path: Path, args: list[str], *, after_epochs: int) -> Path:
+    """Start ``cnn-tui run ARGS``, SIGKILL it a little after ``after_epochs`` epochs are in
+    history.csv; return the run folder."""
     runs = tmp_path / "runs"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cnn_tui", "run", "digits-quick", "--runs-dir", str(runs),
-         "--set", f"train.epochs={EPOCHS}", "--set", "train.checkpoint_every=0"],
+        [sys.executable, "-m", "cnn_tui", "run", *args, "--runs-dir", str(runs)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(tmp_path), cwd=tmp_path,
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
@@ -74,11 +73,11 @@ def test_sigkill_mid_training_then_resume_completes_with_every_epoch_once(tmp_pa
         run_dir = None
         while time.monotonic() < deadline and proc.poll() is None:
             dirs = [p for p in runs.iterdir() if p.is_dir()] if runs.is_dir() else []
-            if dirs and len(read_history(dirs[0])) >= 2:
+            if dirs and len(read_history(dirs[0])) >= after_epochs:
                 run_dir = dirs[0]
                 break
             time.sleep(0.05)
-        assert run_dir is not None, f"no second epoch before the deadline (rc {proc.poll()})"
+        assert run_dir is not None, f"no epoch {after_epochs} before the deadline (rc {proc.poll()})"
         time.sleep(0.15)  # into the next epoch
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
@@ -89,6 +88,17 @@ def test_sigkill_mid_training_then_resume_completes_with_every_epoch_once(tmp_pa
         if proc.stderr is not None:
             proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
+    return run_dir
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigkill_mid_training_then_resume_completes_with_every_epoch_once(tmp_path: Path) -> None:
+    started = time.monotonic()
+    runs = tmp_path / "runs"
+    run_dir = _run_and_kill(
+        tmp_path, ["digits-quick", "--set", f"train.epochs={EPOCHS}", "--set", "train.checkpoint_every=0"],
+        after_epochs=2,
+    )
     killed_after = len(read_history(run_dir))
     assert 2 <= killed_after < EPOCHS, "the run finished before it could be killed"
     _assert_readable(run_dir, killed=True)
@@ -143,16 +153,18 @@ def _snapshot(run_dir: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize(
-    ("state", "checkpoint", "fragment"),
+    ("state", "epochs_done", "fragment"),
     [
-        ("completed", True, "is completed"),
-        ("stopped", False, "no checkpoint"),
-        ("running", True, "is running"),  # this test process is alive: not crashed
+        ("completed", 2, "is completed"),
+        ("stopped", 5, "already trained all 5 epochs"),
+        ("running", 2, "is running"),  # this test process is alive: not crashed
     ],
 )
-def test_resume_refusals_are_one_line(tmp_path, capsys, state, checkpoint, fragment) -> None:
+def test_resume_refusals_are_one_line(tmp_path, capsys, state, epochs_done, fragment) -> None:
+    """(A run with no checkpoint is not refused: it starts again from epoch 0, see
+    test_engine's test_resume_without_a_checkpoint_restarts_from_epoch_0.)"""
     runs = tmp_path / "runs"
-    run_dir = _stored_run(runs, state, checkpoint=checkpoint)
+    run_dir = _stored_run(runs, state, epochs_done=epochs_done)
     before = _snapshot(run_dir)
     code = main(["resume", run_dir.name, "--runs-dir", str(runs)])
     captured = capsys.readouterr()

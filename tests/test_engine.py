@@ -83,9 +83,12 @@ def test_pause_waits_then_resumes(tmp_path):
     def on_event(event):
         if isinstance(event, EpochEnd) and event.epoch == 1:
             pause.set()
-            threading.Timer(0.5, pause.clear).start()
         if isinstance(event, Log) and event.message.startswith(("paused", "resumed")):
             paused_logs.append(event.message)
+            if event.message.startswith("paused"):
+                # Released once training has seen the pause: a timer started at the epoch end
+                # could run out during epoch 1's checkpoint write on a busy host, unseen.
+                threading.Timer(0.5, pause.clear).start()
 
     result = train(quick_config(), on_event, pause=pause, runs_dir=tmp_path)
     assert result.status == "completed"

@@ -129,6 +129,50 @@ def test_sigkill_mid_training_then_resume_completes_with_every_epoch_once(tmp_pa
     print(f"kill at epoch {killed_after + 1}/{EPOCHS}; kill -> resume test took {time.monotonic() - started:.1f} s")
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_killed_augmented_run_resumes_and_its_model_opens_in_plain_keras(tmp_path: Path) -> None:
+    """The Trust issue's items 1-3 in one real run: an augmented run (cnn-tui's own rot90 and
+    affine layers) with the default checkpoint interval, killed after 3 epochs.
+
+    - a checkpoint exists (written at the first epoch end whatever checkpoint_every says);
+    - ``cnn-tui resume`` continues it (it loads a checkpoint holding cnn-tui's custom layers
+      in a fresh process) with every epoch in history.csv once;
+    - the final model.keras loads with plain ``keras.saving.load_model`` in a Python that
+      never imports cnn_tui, and predicts what predictions.npz holds.
+    """
+    from plain_keras import assert_all_load, check_in_plain_keras
+
+    from cnn_tui.core.data import load_dataset
+
+    epochs = 8
+    run_dir = _run_and_kill(
+        tmp_path,
+        ["digits-quick", "--set", f"train.epochs={epochs}", "--set", "data.augment.rot90=true",
+         "--set", "data.augment.rotation=10"],
+        after_epochs=3,
+    )  # fmt: skip
+    killed_after = len(read_history(run_dir))
+    assert 3 <= killed_after < epochs, "the run finished before it could be killed"
+    status = json.loads((run_dir / "status.json").read_text(encoding="utf-8"))
+    assert (run_dir / "checkpoint.keras").is_file() and (status.get("checkpoint_epoch") or 0) >= 1, (
+        f"no checkpoint after {killed_after} completed epochs (checkpoint_epoch {status.get('checkpoint_epoch')})"
+    )
+
+    resumed = _cli(["resume", run_dir.name], tmp_path, timeout=180)
+    assert "Traceback" not in resumed.stderr, resumed.stderr[-2000:]
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming" in resumed.stderr and "restarting" not in resumed.stderr, resumed.stderr[-2000:]
+    run = RunStore(tmp_path / "runs").get(run_dir.name)
+    assert run.state == "completed"
+    assert [row["epoch"] for row in run.history()] == list(range(1, epochs + 1))
+
+    preds = run.predictions()
+    dataset = load_dataset(run.config.data)
+    x_test = dataset.x_test[preds["test_index"]]
+    result = check_in_plain_keras([(run_dir / "model.keras", x_test, preds["probs"], 1e-4)], tmp_path / "plain")
+    assert_all_load(result)
+
+
 # ---------------------------------------------------------------------------------------
 # resume refusals: exit 2, one line, the run untouched (no TensorFlow needed)
 

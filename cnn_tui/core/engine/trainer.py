@@ -114,6 +114,19 @@ def _save_model(model: Any, path: Path) -> None:
     atomic_write_with(path, model.save)
 
 
+def save_inference_model(model: Any, path: Path, config: ExperimentConfig) -> None:
+    """Save what ``model.keras`` holds: the trained model minus its augmentation layers
+    (identity at inference; some are cnn-tui's own classes, which would keep the file from
+    loading in a Python without cnn-tui). Same weights, compiled with the same loss, metrics
+    and optimizer state, so ``keras.saving.load_model`` gives a model that predicts,
+    evaluates and can be fine-tuned. The checkpoint keeps the complete model for resume."""
+    from cnn_tui.core.models import inference_model
+
+    inference = inference_model(model)
+    compile_model(inference, config, optimizer=model.optimizer)
+    _save_model(inference, path)
+
+
 def make_checkpoint_callback(writer: RunWriter, epoch_complete: Callable[[], bool], every: float = 0.0):
     """Save model + optimizer state to checkpoint.keras at epoch ends (for resume).
 
@@ -588,7 +601,8 @@ def _evaluate_and_store(
         )
     writer.write_metrics(metrics)
     if t.save_model:
-        _save_model(model, writer.path / MODEL_FILE)
+        with prepared.strategy.scope():
+            save_inference_model(model, writer.path / MODEL_FILE, config)
     return metrics
 
 

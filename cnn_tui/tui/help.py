@@ -20,7 +20,7 @@ KEYS: list[tuple[str, str, str]] = [
     ("", "? / F1", "this help"),
     ("", "q / ctrl+q", "quit (a run in progress is stopped and stored first)"),
     ("Runs", "enter / space / c / e", "open a run / select it / compare curves / export the table"),
-    ("", "ctrl+r", "resume the highlighted crashed or stopped run from its last checkpoint (or epoch 0)"),
+    ("", "ctrl+r", "resume the highlighted crashed or stopped run from its last completed epoch"),
     ("Setup", "tab / shift+tab", "move between fields; space toggles a checkbox"),
     ("", "ctrl+s", "save the current settings as a user preset"),
     ("", "ctrl+o", "load a preset"),

@@ -83,9 +83,12 @@ def test_pause_waits_then_resumes(tmp_path):
     def on_event(event):
         if isinstance(event, EpochEnd) and event.epoch == 1:
             pause.set()
-            threading.Timer(0.5, pause.clear).start()
         if isinstance(event, Log) and event.message.startswith(("paused", "resumed")):
             paused_logs.append(event.message)
+            if event.message.startswith("paused"):
+                # Released once training has seen the pause: a timer started at the epoch end
+                # could run out during epoch 1's checkpoint write on a busy host, unseen.
+                threading.Timer(0.5, pause.clear).start()
 
     result = train(quick_config(), on_event, pause=pause, runs_dir=tmp_path)
     assert result.status == "completed"
@@ -160,6 +163,45 @@ def test_resume_trusts_the_checkpoint_over_a_status_that_lags_behind(tmp_path):
     assert [row["epoch"] for row in RunStore(tmp_path).get(first.run_id).history()] == [1, 2, 3]
 
 
+@pytest.mark.parametrize("state", ["stopped", "failed", "unloadable"])
+def test_resume_without_a_checkpoint_restarts_from_epoch_0(tmp_path, state):
+    """No usable checkpoint (train.checkpoint = false here; or killed before the first epoch
+    end; or a checkpoint.keras that does not load): resume trains the run again from epoch 0
+    in place, says so in one line, and resets the history instead of refusing."""
+    stop = threading.Event()
+
+    def on_event(event):
+        if isinstance(event, EpochEnd) and event.epoch == 2:
+            stop.set()
+
+    first = train(quick_config("train.epochs=3", "train.checkpoint=false"), on_event, stop, runs_dir=tmp_path)
+    assert first.status == "stopped" and not (first.run_dir / "checkpoint.keras").exists()
+    if state == "failed":
+        RunStore(tmp_path).open_writer(RunStore(tmp_path).get(first.run_id)).finish("failed", error="boom")
+    why = "no checkpoint"
+    if state == "unloadable":
+        (first.run_dir / "checkpoint.keras").write_bytes(b"not a zip file")
+        status_file = first.run_dir / "status.json"
+        status_file.write_text(json.dumps({**json.loads(status_file.read_text()), "checkpoint_epoch": 2}))
+        state, why = "stopped", "checkpoint.keras does not load ("
+    run = RunStore(tmp_path).get(first.run_id)
+    assert run.state == state and [row["epoch"] for row in run.history()] == [1, 2]
+    events = []
+    second = resume(run, events.append)
+    assert second.status == "completed" and second.run_id == first.run_id, second.error
+    infos = [e.message for e in events if isinstance(e, Log) and e.level == "info"]
+    restart = [m for m in infos if m.endswith(f" in {first.run_id}: restarting from epoch 0 (history reset)")]
+    assert len(restart) == 1 and restart[0].startswith(why), infos
+    assert not any("resuming" in m for m in infos)
+    assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [1, 2, 3]
+    assert next(e for e in events if isinstance(e, RunStarted)).initial_epoch == 0
+    after = RunStore(tmp_path).get(first.run_id)
+    assert after.state == "completed" and after.status.get("error") is None
+    assert after.status.get("checkpoint_epoch") is None
+    assert [row["epoch"] for row in after.history()] == [1, 2, 3]
+    assert after.metrics["epochs_completed"] == 3
+
+
 def _optimizer_steps(path) -> int:
     import keras
 
@@ -167,7 +209,8 @@ def _optimizer_steps(path) -> int:
 
 
 def test_checkpoint_interval_skips_writes_on_short_epochs(tmp_path, monkeypatch):
-    """checkpoint_every: a write every epoch at 0, none during a short run at an hour."""
+    """checkpoint_every: a write every epoch at 0; at an hour, only the first epoch's (so a run
+    killed before the interval has passed still resumes rather than starting over)."""
     import cnn_tui.core.engine.trainer as trainer
 
     written = []
@@ -175,8 +218,8 @@ def test_checkpoint_interval_skips_writes_on_short_epochs(tmp_path, monkeypatch)
     monkeypatch.setattr(trainer, "_save_model", lambda model, path: (written.append(path.name), save(model, path)))
     hourly = train(quick_config("train.epochs=3", "train.checkpoint_every=3600"), runs_dir=tmp_path / "b")
     assert hourly.status == "completed", hourly.error
-    assert written == ["model.keras"]
-    assert "checkpoint_epoch" not in json.loads((hourly.run_dir / "status.json").read_text())
+    assert written == ["checkpoint.keras", "model.keras"]
+    assert json.loads((hourly.run_dir / "status.json").read_text())["checkpoint_epoch"] == 1
 
     written.clear()
     done = train(quick_config("train.epochs=3", "train.checkpoint_every=0"), runs_dir=tmp_path / "c")

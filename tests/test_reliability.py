@@ -59,13 +59,12 @@ def _assert_readable(run_dir: Path, *, killed: bool = False) -> None:
         assert not leftovers, leftovers
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_sigkill_mid_training_then_resume_completes_with_every_epoch_once(tmp_path: Path) -> None:
-    started = time.monotonic()
+def _run_and_kill(tmp_path: Path, args: list[str], *, after_epochs: int) -> Path:
+    """Start ``cnn-tui run ARGS``, SIGKILL it a little after ``after_epochs`` epochs are in
+    history.csv; return the run folder."""
     runs = tmp_path / "runs"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cnn_tui", "run", "digits-quick", "--runs-dir", str(runs),
-         "--set", f"train.epochs={EPOCHS}", "--set", "train.checkpoint_every=0"],
+        [sys.executable, "-m", "cnn_tui", "run", *args, "--runs-dir", str(runs)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(tmp_path), cwd=tmp_path,
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
@@ -74,11 +73,11 @@ def test_sigkill_mid_training_then_resume_completes_with_every_epoch_once(tmp_pa
         run_dir = None
         while time.monotonic() < deadline and proc.poll() is None:
             dirs = [p for p in runs.iterdir() if p.is_dir()] if runs.is_dir() else []
-            if dirs and len(read_history(dirs[0])) >= 2:
+            if dirs and len(read_history(dirs[0])) >= after_epochs:
                 run_dir = dirs[0]
                 break
             time.sleep(0.05)
-        assert run_dir is not None, f"no second epoch before the deadline (rc {proc.poll()})"
+        assert run_dir is not None, f"no epoch {after_epochs} before the deadline (rc {proc.poll()})"
         time.sleep(0.15)  # into the next epoch
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
@@ -89,6 +88,17 @@ def test_sigkill_mid_training_then_resume_completes_with_every_epoch_once(tmp_pa
         if proc.stderr is not None:
             proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
+    return run_dir
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigkill_mid_training_then_resume_completes_with_every_epoch_once(tmp_path: Path) -> None:
+    started = time.monotonic()
+    runs = tmp_path / "runs"
+    run_dir = _run_and_kill(
+        tmp_path, ["digits-quick", "--set", f"train.epochs={EPOCHS}", "--set", "train.checkpoint_every=0"],
+        after_epochs=2,
+    )
     killed_after = len(read_history(run_dir))
     assert 2 <= killed_after < EPOCHS, "the run finished before it could be killed"
     _assert_readable(run_dir, killed=True)
@@ -119,6 +129,50 @@ def test_sigkill_mid_training_then_resume_completes_with_every_epoch_once(tmp_pa
     print(f"kill at epoch {killed_after + 1}/{EPOCHS}; kill -> resume test took {time.monotonic() - started:.1f} s")
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_killed_augmented_run_resumes_and_its_model_opens_in_plain_keras(tmp_path: Path) -> None:
+    """The Trust issue's items 1-3 in one real run: an augmented run (cnn-tui's own rot90 and
+    affine layers) with the default checkpoint interval, killed after 3 epochs.
+
+    - a checkpoint exists (written at the first epoch end whatever checkpoint_every says);
+    - ``cnn-tui resume`` continues it (it loads a checkpoint holding cnn-tui's custom layers
+      in a fresh process) with every epoch in history.csv once;
+    - the final model.keras loads with plain ``keras.saving.load_model`` in a Python that
+      never imports cnn_tui, and predicts what predictions.npz holds.
+    """
+    from plain_keras import assert_all_load, check_in_plain_keras
+
+    from cnn_tui.core.data import load_dataset
+
+    epochs = 8
+    run_dir = _run_and_kill(
+        tmp_path,
+        ["digits-quick", "--set", f"train.epochs={epochs}", "--set", "data.augment.rot90=true",
+         "--set", "data.augment.rotation=10"],
+        after_epochs=3,
+    )  # fmt: skip
+    killed_after = len(read_history(run_dir))
+    assert 3 <= killed_after < epochs, "the run finished before it could be killed"
+    status = json.loads((run_dir / "status.json").read_text(encoding="utf-8"))
+    assert (run_dir / "checkpoint.keras").is_file() and (status.get("checkpoint_epoch") or 0) >= 1, (
+        f"no checkpoint after {killed_after} completed epochs (checkpoint_epoch {status.get('checkpoint_epoch')})"
+    )
+
+    resumed = _cli(["resume", run_dir.name], tmp_path, timeout=180)
+    assert "Traceback" not in resumed.stderr, resumed.stderr[-2000:]
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming" in resumed.stderr and "restarting" not in resumed.stderr, resumed.stderr[-2000:]
+    run = RunStore(tmp_path / "runs").get(run_dir.name)
+    assert run.state == "completed"
+    assert [row["epoch"] for row in run.history()] == list(range(1, epochs + 1))
+
+    preds = run.predictions()
+    dataset = load_dataset(run.config.data)
+    x_test = dataset.x_test[preds["test_index"]]
+    result = check_in_plain_keras([(run_dir / "model.keras", x_test, preds["probs"], 1e-4)], tmp_path / "plain")
+    assert_all_load(result)
+
+
 # ---------------------------------------------------------------------------------------
 # resume refusals: exit 2, one line, the run untouched (no TensorFlow needed)
 
@@ -143,16 +197,18 @@ def _snapshot(run_dir: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize(
-    ("state", "checkpoint", "fragment"),
+    ("state", "epochs_done", "fragment"),
     [
-        ("completed", True, "is completed"),
-        ("stopped", False, "no checkpoint"),
-        ("running", True, "is running"),  # this test process is alive: not crashed
+        ("completed", 2, "is completed"),
+        ("stopped", 5, "already trained all 5 epochs"),
+        ("running", 2, "is running"),  # this test process is alive: not crashed
     ],
 )
-def test_resume_refusals_are_one_line(tmp_path, capsys, state, checkpoint, fragment) -> None:
+def test_resume_refusals_are_one_line(tmp_path, capsys, state, epochs_done, fragment) -> None:
+    """(A run with no checkpoint is not refused: it starts again from epoch 0, see
+    test_engine's test_resume_without_a_checkpoint_restarts_from_epoch_0.)"""
     runs = tmp_path / "runs"
-    run_dir = _stored_run(runs, state, checkpoint=checkpoint)
+    run_dir = _stored_run(runs, state, epochs_done=epochs_done)
     before = _snapshot(run_dir)
     code = main(["resume", run_dir.name, "--runs-dir", str(runs)])
     captured = capsys.readouterr()

@@ -1,8 +1,9 @@
 """``cnn-tui resume RUN``: continue a crashed, stopped or failed run from its last checkpoint.
 
 The run keeps its folder and config; training restarts after the last completed epoch
-(the one checkpoint.keras holds) and appends to the same history.csv. Progress, Ctrl+C
-and the final report behave as in ``cnn-tui run``.
+(the one checkpoint.keras holds) and appends to the same history.csv. A run without a
+usable checkpoint is trained again from epoch 0 (its history reset; one line says so).
+Progress, Ctrl+C and the final report behave as in ``cnn-tui run``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "resume",
         help="continue a crashed or stopped run from its last completed epoch",
         description="Continue a crashed, stopped or failed run in place: training restarts after "
-        "the last checkpointed epoch and appends to the same history. RUN is a run folder name, "
+        "the last checkpointed epoch and appends to the same history (from epoch 0, history reset, "
+        "when the run has no checkpoint). RUN is a run folder name, "
         "short id, unique part of it, a path, or 'latest'.",
     )
     p.add_argument("run", metavar="RUN", help="run folder name, short id, unique part of it, a path, or 'latest'")

@@ -200,7 +200,8 @@ class TrainConfig(_Section):
     """Checkpoint model and optimizer at epoch ends (what `cnn-tui resume` continues from)."""
     checkpoint_every: float = Field(30.0, ge=0.0, le=86400.0)
     """Seconds of training between two checkpoints, written at the first epoch end after
-    that long (0 = every epoch). A stop or failure writes the last completed epoch anyway."""
+    that long (0 = every epoch). The first completed epoch is always written, and a stop or
+    failure writes the last completed epoch anyway."""
 
     def _check(self) -> None:
         if self.lr_schedule != "constant" and self.reduce_lr.enabled:

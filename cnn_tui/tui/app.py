@@ -517,7 +517,8 @@ class CnnTuiApp(ExperimentRunner, App):
         self.refresh_train_label()
 
     def resume_run(self, run: Any) -> None:
-        """Continue a crashed, stopped or failed run (a RunInfo) in place, on the Training screen."""
+        """Continue a crashed, stopped or failed run (a RunInfo) in place, on the Training screen
+        (from epoch 0 when it has no checkpoint)."""
         if self.training_active:
             self.notify("A run is in progress: stop it (x) before resuming another.", severity="warning")
             return
@@ -528,7 +529,11 @@ class CnnTuiApp(ExperimentRunner, App):
         except CnnTuiError as exc:
             self.notify(str(exc), severity="error", title="Cannot resume")
             return
-        self._new_monitor(run.name, f"resuming {run.run_id} after epoch {done}: loading its data and checkpoint...")
+        if done:
+            first = f"resuming {run.run_id} after epoch {done}: loading its data and checkpoint..."
+        else:
+            first = f"restarting {run.run_id} from epoch 0 (no checkpointed epoch): loading its data..."
+        self._new_monitor(run.name, first)
         self._train_worker = self._run_resume(run, self._seq, self._stop, self._pause)
         self.refresh_train_label()
 

@@ -323,7 +323,7 @@ class RunsScreen(Screen):
             self.app.push_screen(ResultsScreen(run.path))
 
     def action_resume_run(self) -> None:
-        """Continue the highlighted crashed/stopped/failed run from its last completed epoch."""
+        """Continue the highlighted crashed/stopped/failed run from its last checkpoint (or epoch 0)."""
         run = self.highlighted
         if run is None:
             self.notify("No run to resume.", severity="warning")

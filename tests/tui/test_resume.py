@@ -72,13 +72,19 @@ async def _runs_screen(app, pilot, run_id: str) -> RunsScreen:
     return screen
 
 
-@pytest.mark.parametrize("run_id", [RUN_CRASHED, RUN_STOPPED])
+@pytest.mark.parametrize("run_id", [RUN_CRASHED, RUN_STOPPED, "no-checkpoint"])
 async def test_ctrl_r_resumes_the_highlighted_run_in_place(make_app, messy_runs, run_id) -> None:
+    """After its last checkpoint, or from epoch 0 when it has none (not refused)."""
+    first_line = "after epoch"
+    if run_id == "no-checkpoint":
+        run_id, first_line = RUN_CRASHED, "from epoch 0"
+        (messy_runs / RUN_CRASHED / "checkpoint.keras").unlink()
     app = make_app()
     app.resumer = resumer = FakeResumer()
     before = RunStore(messy_runs).get(run_id)
     assert before.state in ("crashed", "stopped")
-    done = before.status["checkpoint_epoch"]
+    done = check_resumable(before)
+    assert done == (before.status["checkpoint_epoch"] if first_line == "after epoch" else 0)
     async with app.run_test(size=SIZE) as pilot:
         await _runs_screen(app, pilot, run_id)
         await pilot.press("ctrl+r")
@@ -86,6 +92,7 @@ async def test_ctrl_r_resumes_the_highlighted_run_in_place(make_app, messy_runs,
         assert app.monitor.status == "completed", app.monitor.error
         assert app.current_mode == "training"
         assert app.last_run_dir == messy_runs / run_id
+        assert first_line in app.monitor.log[0][1], app.monitor.log[0]
     assert resumer.calls == [run_id]
     after = RunStore(messy_runs).get(run_id)
     assert after.state == "completed"
@@ -97,12 +104,9 @@ async def test_ctrl_r_resumes_the_highlighted_run_in_place(make_app, messy_runs,
 
 @pytest.mark.parametrize(
     ("run_id", "fragment"),
-    [(RUN_A, "only crashed, stopped or failed"), (RUN_DAMAGED, "damaged"), ("no-checkpoint", "no checkpoint")],
+    [(RUN_A, "only crashed, stopped or failed"), (RUN_DAMAGED, "damaged")],
 )
 async def test_ctrl_r_on_a_run_that_cannot_resume_notifies(make_app, messy_runs, run_id, fragment) -> None:
-    if run_id == "no-checkpoint":
-        run_id = RUN_CRASHED
-        (messy_runs / RUN_CRASHED / "checkpoint.keras").unlink()
     app = make_app()
     app.resumer = resumer = FakeResumer()
     files = {p: p.read_bytes() for p in sorted(messy_runs.rglob("*")) if p.is_file()}

@@ -96,20 +96,47 @@ def make_optimizer(config: ExperimentConfig):
     return keras.optimizers.Adam(learning_rate=t.learning_rate)
 
 
+def compile_model(model: Any, config: ExperimentConfig, optimizer: Any = None) -> None:
+    """Compile ``model`` for training as cnn-tui does: ``train.optimizer`` (or ``optimizer``),
+    sparse categorical cross-entropy on the softmax output, accuracy."""
+    import keras
+
+    model.compile(
+        optimizer=optimizer if optimizer is not None else make_optimizer(config),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"],
+        jit_compile=config.train.jit_compile,
+    )
+
+
 def _save_model(model: Any, path: Path) -> None:
     """Save a .keras file atomically (Keras wants the suffix, which the temp file keeps)."""
     atomic_write_with(path, model.save)
+
+
+def save_inference_model(model: Any, path: Path, config: ExperimentConfig) -> None:
+    """Save what ``model.keras`` holds: the trained model minus its augmentation layers
+    (identity at inference; some are cnn-tui's own classes, which would keep the file from
+    loading in a Python without cnn-tui). Same weights, compiled with the same loss, metrics
+    and optimizer state, so ``keras.saving.load_model`` gives a model that predicts,
+    evaluates and can be fine-tuned. The checkpoint keeps the complete model for resume."""
+    from cnn_tui.core.models import inference_model
+
+    inference = inference_model(model)
+    compile_model(inference, config, optimizer=model.optimizer)
+    _save_model(inference, path)
 
 
 def make_checkpoint_callback(writer: RunWriter, epoch_complete: Callable[[], bool], every: float = 0.0):
     """Save model + optimizer state to checkpoint.keras at epoch ends (for resume).
 
     Saving costs ~0.1 s for a small model, a few % of a short epoch; so a checkpoint is
-    written at the first completed epoch end ``every`` seconds after the previous one
-    (0: every epoch). The epochs in between are kept as an in-memory snapshot of every
-    variable, which :meth:`flush` writes when a run ends early (stop, NaN, error): a
-    stopped run resumes after its last completed epoch whatever the interval. A killed
-    process loses at most the epochs since the last checkpoint.
+    written at the first completed epoch end (a run killed early still resumes instead of
+    starting over), then at the first one ``every`` seconds after the previous one (0: every
+    epoch). The epochs in between are kept as an in-memory snapshot of every variable,
+    which :meth:`flush` writes when a run ends early (stop, NaN, error): a stopped run
+    resumes after its last completed epoch whatever the interval. A killed process loses at
+    most the epochs since the last checkpoint.
     """
     import keras
 
@@ -127,6 +154,7 @@ def make_checkpoint_callback(writer: RunWriter, epoch_complete: Callable[[], boo
         def __init__(self):
             super().__init__()
             self._last_write = time.monotonic()
+            self._written = False  # the first completed epoch is always written
             self._pending: tuple[int, list[Any]] | None = None
 
         def on_train_begin(self, logs=None):
@@ -139,6 +167,7 @@ def make_checkpoint_callback(writer: RunWriter, epoch_complete: Callable[[], boo
             _save_model(self.model, writer.path / CHECKPOINT_FILE)
             writer.update_status(checkpoint_epoch=epoch)
             self._last_write = time.monotonic()
+            self._written = True
             self._pending = None
 
         def on_epoch_end(self, epoch, logs=None):
@@ -146,7 +175,7 @@ def make_checkpoint_callback(writer: RunWriter, epoch_complete: Callable[[], boo
             loss = logs.get("loss")
             if (loss is not None and not math.isfinite(float(loss))) or not epoch_complete():
                 return
-            if every <= 0 or time.monotonic() - self._last_write >= every:
+            if every <= 0 or not self._written or time.monotonic() - self._last_write >= every:
                 self._write(epoch + 1)
             else:
                 self._pending = (epoch + 1, [np.array(v) for v in self._variables()])
@@ -203,21 +232,22 @@ def train(
 
 
 def check_resumable(run: RunInfo) -> int:
-    """The number of completed epochs ``run`` would resume after; RunStoreError (one line)
-    when it cannot be resumed: damaged, still running, completed, or no checkpoint yet."""
+    """The number of completed epochs ``run`` would resume after (0: it has no checkpoint and
+    starts again from epoch 0); RunStoreError (one line) when it cannot be resumed: damaged,
+    still running, completed, or stopped after its last epoch."""
     from cnn_tui.core.errors import RunStoreError
 
     if run.state == "damaged":
         raise RunStoreError(f"run {run.run_id} is damaged and cannot be resumed: {run.damage}")
     if run.state not in ("crashed", "stopped", "failed"):
         raise RunStoreError(f"run {run.run_id} is {run.state}; only crashed, stopped or failed runs can be resumed")
-    done = run.status.get("checkpoint_epoch") or 0
-    if not (run.path / CHECKPOINT_FILE).exists() or done < 1:
-        raise RunStoreError(f"run {run.run_id} has no checkpoint to resume from (no completed epoch)")
     config = run.config
+    if not (run.path / CHECKPOINT_FILE).exists():
+        return 0
+    done = int(run.status.get("checkpoint_epoch") or 0)
     if done >= config.train.epochs and run.state == "stopped":
         raise RunStoreError(f"run {run.run_id} already trained all {done} epochs")
-    return int(done)
+    return done
 
 
 def resume(
@@ -228,7 +258,12 @@ def resume(
     runs_dir: str | os.PathLike | None = None,
     pause: threading.Event | None = None,
 ) -> RunResult:
-    """Continue a crashed or stopped run from its last checkpointed epoch, in place."""
+    """Continue a crashed, stopped or failed run from its last checkpointed epoch, in place.
+
+    A run with no usable checkpoint (killed before its first epoch end, trained with
+    ``train.checkpoint = false``, or a checkpoint that does not load) is trained again from
+    epoch 0 in the same folder, its history reset; one info line says so.
+    """
     from cnn_tui.core.errors import RunStoreError
 
     emit = _safe_emit(on_event)
@@ -238,16 +273,31 @@ def resume(
     checkpoint = run.path / CHECKPOINT_FILE
     store = RunStore(run.path.parent if runs_dir is None else resolve_runs_dir(runs_dir))
     store.check_writable(run.path)
-    prepared = _prepare(config, emit, checkpoint=checkpoint)
-    # A kill between saving the checkpoint and recording it in status.json leaves the
-    # checkpoint an epoch ahead: the optimizer's step count inside it says how far it got.
-    done = max(done, _checkpoint_epochs(prepared, config))
+    has_checkpoint = checkpoint.exists()
+    prepared = _prepare(config, emit, checkpoint=checkpoint if has_checkpoint else None)
+    why = "no checkpoint"
+    if has_checkpoint:
+        if prepared.model is None:
+            why, done = f"{CHECKPOINT_FILE} does not load ({prepared.load_error})", 0
+        else:
+            # A kill between saving the checkpoint and recording it in status.json leaves the
+            # checkpoint an epoch ahead: the optimizer's step count inside it says how far it got.
+            done = max(done, _checkpoint_epochs(prepared, config))
+            why = f"{CHECKPOINT_FILE} holds no completed epoch"
+        if done == 0:
+            _new_model(config, prepared)
     try:
         writer = store.open_writer(run)
         writer.truncate_history(done)
+        if done == 0:
+            checkpoint.unlink(missing_ok=True)
+            writer.update_status(checkpoint_epoch=None)
     except OSError as exc:
         raise RunStoreError(f"{run.path}: cannot write the run's files ({_os_error(exc)})") from None
-    emit(Log("info", f"resuming {run.run_id} after epoch {done}"))
+    if done:
+        emit(Log("info", f"resuming {run.run_id} after epoch {done}"))
+    else:
+        emit(Log("info", f"{why} in {run.run_id}: restarting from epoch 0 (history reset)"))
     return _run(config, prepared, writer, emit, stop, pause, initial_epoch=done)
 
 
@@ -269,16 +319,19 @@ def _checkpoint_epochs(prepared: "_Prepared", config: ExperimentConfig) -> int:
 @dataclass
 class _Prepared:
     dataset: Any
-    model: Any
+    model: Any  # None when a checkpoint was asked for and did not load (see load_error)
     device: str
     strategy: Any
+    stats: Any = None
+    load_error: str | None = None
 
 
 def _prepare(config: ExperimentConfig, emit: Callable[[Event], None], checkpoint: Path | None = None) -> _Prepared:
-    """Load data and build (or load) the model; CnnTuiError on bad input."""
+    """Load data and build (or load) the model; CnnTuiError on bad input. A checkpoint that
+    does not load leaves ``model`` None and the reason in ``load_error``."""
     from cnn_tui.core.data import channel_stats, load_dataset
     from cnn_tui.core.engine.device import configure_devices, describe_device, strategy_for
-    from cnn_tui.core.models import build_model, plan_shapes
+    from cnn_tui.core.models import load_model, plan_shapes
     from cnn_tui.core.tfimport import import_tf
 
     dataset = load_dataset(config.data)
@@ -296,22 +349,32 @@ def _prepare(config: ExperimentConfig, emit: Callable[[Event], None], checkpoint
     stats = None
     if config.data.normalization in ("zero_center", "standardize"):
         stats = channel_stats(dataset.x_train)
-    with strategy.scope():
-        if checkpoint is not None:
-            import cnn_tui.core.models  # noqa: F401 - registers the custom layers
+    prepared = _Prepared(dataset=dataset, model=None, device=device, strategy=strategy, stats=stats)
+    if checkpoint is None:
+        _new_model(config, prepared)
+        return prepared
+    try:
+        with strategy.scope():
+            # cnn-tui's load_model registers its custom (augmentation) layers first.
+            prepared.model = load_model(checkpoint)
+    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint: resume starts over
+        prepared.load_error = _one_line(exc)
+    return prepared
 
-            model = keras.models.load_model(checkpoint, safe_mode=True)
-        else:
-            model = build_model(
-                config.model, config.data, dataset.image_shape, dataset.num_classes, stats, seed=config.train.seed
-            )
-            model.compile(
-                optimizer=make_optimizer(config),
-                loss=keras.losses.SparseCategoricalCrossentropy(),
-                metrics=["accuracy"],
-                jit_compile=config.train.jit_compile,
-            )
-    return _Prepared(dataset=dataset, model=model, device=device, strategy=strategy)
+
+def _new_model(config: ExperimentConfig, prepared: _Prepared) -> None:
+    """Build and compile a fresh model for ``config`` into ``prepared`` (seeded as a new run)."""
+    import keras
+
+    from cnn_tui.core.models import build_model
+
+    keras.utils.set_random_seed(config.train.seed)
+    ds = prepared.dataset
+    with prepared.strategy.scope():
+        model = build_model(config.model, config.data, ds.image_shape, ds.num_classes, prepared.stats,
+                            seed=config.train.seed)  # fmt: skip
+        compile_model(model, config)
+    prepared.model = model
 
 
 def _one_line(exc: BaseException) -> str:
@@ -541,7 +604,8 @@ def _evaluate_and_store(
         )
     writer.write_metrics(metrics)
     if t.save_model:
-        _save_model(model, writer.path / MODEL_FILE)
+        with prepared.strategy.scope():
+            save_inference_model(model, writer.path / MODEL_FILE, config)
     return metrics
 
 

@@ -1,7 +1,7 @@
 """Block list + toggles -> keras.Model.
 
 The model takes raw images (uint8 or float in 0..255; Keras converts them to float32 at
-the input) and carries its own preprocessing, so a saved ``model.keras`` is complete:
+the input) and carries its own preprocessing, so a saved model needs no other code:
 
     Input -> augmentation (training only) -> normalization -> blocks -> logits -> probs
 
@@ -11,6 +11,10 @@ mixed-precision policy. Layers are named keras-applications style (``block1_conv
 ``dropout1``, ``bn1`` for explicit ``bn`` blocks, ``logits``, ``probs``); the block
 number goes up after each pool. Every initializer, dropout and augmentation layer gets
 its own seed derived from ``seed``, so a build is reproducible.
+
+Augmentation layers are named ``augment_*``; some are cnn-tui's own classes, which plain
+Keras cannot load. :func:`inference_model` gives the same model without them (what
+``model.keras`` holds), since they are the identity at inference anyway.
 """
 
 from __future__ import annotations
@@ -49,31 +53,38 @@ def _initializer(keras, name: str, seed: int):
     raise ModelError(f"model.initializer = {name!r}: unknown (allowed: glorot_uniform, he_normal, truncated_normal_001)")
 
 
+AUGMENT_PREFIX = "augment_"
+
+
 def _augmentation(keras, x, aug, input_shape, seeds: _Seeds):
     """Keras preprocessing layers (active only with training=True), in float32."""
     L = keras.layers
     kw: dict[str, Any] = {"dtype": "float32"}
     if aug.hflip or aug.vflip:
         mode = "horizontal_and_vertical" if aug.hflip and aug.vflip else ("horizontal" if aug.hflip else "vertical")
-        x = L.RandomFlip(mode, seed=seeds(), name="augment_flip", **kw)(x)
+        x = L.RandomFlip(mode, seed=seeds(), name=f"{AUGMENT_PREFIX}flip", **kw)(x)
     if aug.rot90:
         if input_shape[0] != input_shape[1]:
             raise ModelError(
                 f"data.augment.rot90 = true needs square images, got {input_shape[0]}x{input_shape[1]} "
                 "(set data.image_size to a square size or turn rot90 off)"
             )
-        x = custom_layers()["RandomRot90"](seed=seeds(), name="augment_rot90", **kw)(x)
+        x = custom_layers()["RandomRot90"](seed=seeds(), name=f"{AUGMENT_PREFIX}rot90", **kw)(x)
     if aug.rotation or aug.shift or aug.zoom:
         # one resampling for the three (each Keras layer would resample the batch again)
         x = custom_layers()["RandomAffine"](
-            aug.rotation, aug.shift, aug.zoom, seed=seeds(), name="augment_affine", **kw
+            aug.rotation, aug.shift, aug.zoom, seed=seeds(), name=f"{AUGMENT_PREFIX}affine", **kw
         )(x)
     if aug.shear:
-        x = custom_layers()["RandomShear"](aug.shear, aug.shear, seed=seeds(), name="augment_shear", **kw)(x)
+        x = custom_layers()["RandomShear"](aug.shear, aug.shear, seed=seeds(), name=f"{AUGMENT_PREFIX}shear", **kw)(x)
     if aug.brightness:
-        x = L.RandomBrightness(aug.brightness, value_range=(0, 255), seed=seeds(), name="augment_brightness", **kw)(x)
+        x = L.RandomBrightness(
+            aug.brightness, value_range=(0, 255), seed=seeds(), name=f"{AUGMENT_PREFIX}brightness", **kw
+        )(x)
     if aug.contrast:
-        x = L.RandomContrast(aug.contrast, value_range=(0, 255), seed=seeds(), name="augment_contrast", **kw)(x)
+        x = L.RandomContrast(
+            aug.contrast, value_range=(0, 255), seed=seeds(), name=f"{AUGMENT_PREFIX}contrast", **kw
+        )(x)
     return x
 
 
@@ -205,3 +216,20 @@ def build_model(model_cfg, data_cfg, input_shape, num_classes: int, stats=None, 
     outputs = L.Activation("softmax", dtype="float32", name="probs")(x)
     name = model_cfg.architecture if model_cfg.blocks is None else "custom"
     return keras.Model(inputs, outputs, name=f"cnn_{name}_{format_shape(input_shape)}")
+
+
+def inference_model(model):
+    """``model`` without its augmentation (``augment_*``) layers, on a fresh input.
+
+    The other layers are the same objects, so the two models share every weight; the result
+    is uncompiled and holds only Keras' own layer classes, so ``keras.saving.load_model``
+    opens it without cnn-tui. It computes what ``model`` computes at inference.
+    """
+    import keras  # noqa: PLC0415
+
+    def call(layer, *args, **kwargs):
+        if layer.name.startswith(AUGMENT_PREFIX):
+            return args[0]  # identity outside training
+        return layer(*args, **kwargs)
+
+    return keras.models.clone_model(model, clone_function=lambda layer: layer, call_function=call)

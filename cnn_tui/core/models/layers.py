@@ -1,9 +1,10 @@
 """The few custom Keras layers cnn-tui needs, registered for safe loading.
 
 Keras is imported lazily, so the classes are created (and registered under the
-``cnn_tui`` package) the first time :func:`custom_layers` runs. Anything that loads a
-``model.keras`` written by cnn-tui should go through :func:`load_model`, which registers
-them first.
+``cnn_tui`` package) the first time :func:`custom_layers` runs. They are augmentation
+layers, so only the training model (``checkpoint.keras``) holds them; ``model.keras`` is
+saved without them and loads in plain Keras. Anything in cnn-tui that loads a checkpoint
+goes through :func:`load_model`, which registers them first.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ def custom_layers() -> dict[str, type]:
 
 
 def load_model(path: str | os.PathLike, *, compile: bool = True):
-    """Load a ``model.keras`` saved by cnn-tui (safe mode, custom layers registered)."""
+    """Load a ``.keras`` file saved by cnn-tui (safe mode, custom layers registered)."""
     custom_layers()
     import keras  # noqa: PLC0415
 

@@ -7,10 +7,11 @@ Layout of ``runs/<yyyymmdd-hhmmss>-<name>-<shortid>/``::
     history.csv      one row per epoch, appended and fsynced as it goes
     metrics.json     test metrics (atomic write)
     predictions.npz  test probabilities, labels, predictions
-    model.keras      the trained model
+    model.keras      the trained model for inference (no augmentation layers): loads in
+                     plain Keras, without cnn-tui
     samples.npz      the most confident misclassified test images (the gallery)
-    checkpoint.keras model + optimizer at the last checkpointed epoch (for resume; deleted
-                     when the run completes)
+    checkpoint.keras the complete model + optimizer at the last checkpointed epoch (for
+                     resume, read by cnn-tui only; deleted when the run completes)
     tb/              TensorBoard logs
 
 A run whose status says ``running`` but whose process is gone is reported ``crashed``.

@@ -141,6 +141,8 @@ def finalize(
     cfg: Any,
     *,
     skipped: int = 0,
+    skipped_files: tuple[str, ...] = (),
+    unlabeled_files: tuple[str, ...] = (),
     resize: bool = True,
 ) -> Dataset:
     """Split (test if needed, limits, validation), optionally resize, and build the Dataset.
@@ -192,4 +194,6 @@ def finalize(
         x_test=xs[2],
         y_test=y_test_all[test_idx],
         skipped=int(skipped),
+        skipped_files=tuple(skipped_files),
+        unlabeled_files=tuple(unlabeled_files),
     )

@@ -283,7 +283,7 @@ def _prepare(config: ExperimentConfig, emit: Callable[[Event], None], checkpoint
 
     dataset = load_dataset(config.data)
     if dataset.skipped:
-        emit(Log("warning", f"{dataset.skipped} unreadable image file(s) skipped"))
+        emit(Log("warning", dataset.skipped_warning()))
     plan_shapes(config.model, dataset.image_shape, dataset.num_classes)
     import_tf()
     import keras

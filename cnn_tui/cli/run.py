@@ -1,6 +1,7 @@
 """``cnn-tui run SPEC``: train one experiment headless.
 
-Progress and diagnostics go to stderr; the run folder is the last line on stdout.
+Progress and diagnostics go to stderr; the result (one summary line) and the run folder,
+last, go to stdout.
 Ctrl+C once stops after the current batch (the run is stored as ``stopped``, exit 130);
 twice quits at once.
 """
@@ -82,7 +83,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def report(result: Any, *, interrupted: bool = False) -> int:
-    """Summary to stderr, run folder to stdout (last line); the exit code."""
+    """The summary line, then the run folder (the last line), on stdout; the exit code.
+
+    A failed run's error is a diagnostic (stderr); stdout then holds only the folder.
+    """
     metrics = result.metrics or {}
     run_dir = Path(result.run_dir) if result.run_dir is not None else None
     if result.status == "failed":
@@ -105,7 +109,7 @@ def report(result: Any, *, interrupted: bool = False) -> int:
     epochs = metrics.get("epochs_completed")
     if result.status == "stopped" and epochs is not None:
         label = f"stopped after {epochs} epoch{'s' if epochs != 1 else ''}"
-    info(f"{label}: " + ("  ".join(parts) if parts else "no test metrics"))
+    out(f"{label}: " + ("  ".join(parts) if parts else "no test metrics"))
     if run_dir is not None:
         out(str(run_dir))
     if result.status == "stopped":

@@ -529,3 +529,22 @@ def test_python_dash_m(env: dict[str, Path]) -> None:
         timeout=60,
     )
     assert proc.returncode == 0 and proc.stdout.startswith("cnn-tui ")
+
+
+def test_readme_ablate_example_has_a_plain_baseline(env: dict[str, Path], capsys: pytest.CaptureFixture,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's `ablate` line: the baseline is the plain preset, then + bn, then + dropout."""
+    import shlex
+
+    import cnn_tui.core.engine.trainer as trainer
+
+    monkeypatch.setattr(trainer, "train", support.fake_train)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    (line,) = [x for x in readme.splitlines() if x.startswith("cnn-tui ablate ")]
+    argv = shlex.split(line.split("  #")[0])[1:]
+    assert main([*argv, "--set", "train.epochs=1"]) == 0
+    out = capsys.readouterr().out
+    runs = sorted(RunStore(env["runs"]).list(), key=lambda r: r.tags["trial"])
+    assert [r.tags["group"] for r in runs] == ["baseline", "+ bn", "+ dropout"]
+    assert [(r.config.model.batch_norm, r.config.model.dropout) for r in runs] == [(False, 0.0), (True, 0.0), (True, 0.3)]
+    assert "baseline" in out and out.strip().splitlines()[-1].startswith(str(env["runs"] / "experiments"))

@@ -136,6 +136,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     ]
     if run.error:
         lines.append(f"error     {' '.join(str(run.error).split())}")
+    for problem in run.metrics_problems:
+        lines.append(f"damaged   {problem}")
     if run.tags:
         lines.append("tags      " + ", ".join(f"{k}={v}" for k, v in run.tags.items()))
     if config is not None:

@@ -27,6 +27,7 @@ import secrets
 import socket
 import tempfile
 import tomllib
+import zipfile
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
@@ -127,17 +128,27 @@ def _fmt(value: Any) -> Any:
 def read_history(path: Path) -> list[dict[str, Any]]:
     """Rows of ``path/history.csv`` as dicts of floats (epoch as int); [] if absent.
 
-    A torn last line (a process killed mid-write) is ignored.
+    A torn last line (a process killed mid-write) is ignored, and so is any line that is
+    not an epoch row (a tampered or damaged file: bytes that are not UTF-8, text that is not
+    CSV): readers show the epochs that are there, never fail on the rest.
     """
     file = path / "history.csv"
-    if not file.exists():
+    try:
+        with open(file, encoding="utf-8", errors="replace", newline="") as handle:
+            lines = handle.readlines()
+    except OSError:  # absent, a folder, unreadable
         return []
-    with open(file, encoding="utf-8", newline="") as handle:
-        lines = handle.readlines()
     if lines and not lines[-1].endswith("\n"):
         lines.pop()  # every row is written with its newline: one without it is torn
     rows: list[dict[str, Any]] = []
-    for raw in csv.DictReader(lines):
+    reader = csv.DictReader(lines)
+    while True:
+        try:
+            raw = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:  # e.g. a field over csv's size limit: skip that line
+            continue
         try:
             row: dict[str, Any] = {"epoch": int(raw["epoch"])}
             for key in HISTORY_COLUMNS[1:]:
@@ -149,6 +160,38 @@ def read_history(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+# metrics.json keys the readers format, with the types they must have; a value of another
+# type (a tampered file) is left out of RunInfo.metrics rather than failing every reader.
+_NUMBER = (int, float)
+_METRIC_TYPES: dict[str, tuple[type, ...]] = {
+    "test_loss": _NUMBER, "test_accuracy": _NUMBER, "f1_weighted": _NUMBER, "f1_macro": _NUMBER,
+    "train_seconds": _NUMBER, "epochs_completed": (int,), "params": (int,), "test_size": (int,),
+    "misclassified_count": (int,), "dataset": (str,), "device": (str,),
+    "per_class": (list,), "class_names": (list,), "confusion_matrix": (list,), "misclassified": (list,),
+    "image_shape": (list,),
+}  # fmt: skip
+
+
+def _clean_metrics(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``data`` without the values of the wrong type; and the keys left out."""
+    clean: dict[str, Any] = {}
+    dropped: list[str] = []
+    for key, value in data.items():
+        types = _METRIC_TYPES.get(key)
+        ok = types is None or (isinstance(value, types) and not isinstance(value, bool))
+        if ok and key == "per_class":
+            value = [row for row in value if isinstance(row, dict)]
+        elif ok and key == "class_names":
+            ok = all(isinstance(n, str) for n in value)
+        elif ok and key == "image_shape":
+            ok = all(isinstance(n, int) and not isinstance(n, bool) for n in value)
+        if ok:
+            clean[key] = value
+        else:
+            dropped.append(key)
+    return clean, dropped
+
+
 class RunInfo:
     """A stored run, read lazily from its folder."""
 
@@ -156,6 +199,8 @@ class RunInfo:
         self.path = path
         self._status = status or {}
         self.damage = damage
+        self.metrics_problems: list[str] = []
+        """What :attr:`metrics` left out of a damaged metrics.json (one line each)."""
 
     def __repr__(self) -> str:
         return f"RunInfo({self.run_id!r}, state={self.state!r})"
@@ -218,12 +263,19 @@ class RunInfo:
 
     @cached_property
     def metrics(self) -> dict[str, Any] | None:
+        """metrics.json, or None if absent or unreadable; values of the wrong type are left
+        out (listed in :attr:`metrics_problems`)."""
         file = self.path / "metrics.json"
         try:
             data = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        return data if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            return None
+        clean, dropped = _clean_metrics(data)
+        if dropped:
+            self.metrics_problems = [f"{file}: ignored {', '.join(dropped)} (wrong type)"]
+        return clean
 
     def history(self) -> list[dict[str, Any]]:
         return read_history(self.path)
@@ -235,11 +287,13 @@ class RunInfo:
         file = self.path / "predictions.npz"
         if not file.exists():
             return None
+        if not file.is_file() or not zipfile.is_zipfile(file):
+            raise RunStoreError(f"{file}: cannot read predictions (not a NumPy .npz archive)")
         try:
             with np.load(file, allow_pickle=False) as data:
                 return {k: data[k] for k in data.files}
-        except (OSError, ValueError, EOFError) as exc:
-            raise RunStoreError(f"{file}: cannot read predictions ({exc})") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError) as exc:
+            raise RunStoreError(f"{file}: cannot read predictions ({' '.join(str(exc).split())})") from None
 
 
 # The status.json keys every reader relies on, with the types they must have (None allowed).

@@ -1,0 +1,126 @@
+"""The fault round: tampered run folders, names that try to leave the runs folder, two runs
+at once into one runs folder, absurd sizes. Each is answered with one ``cnn-tui: error:``
+line and exit 2, or handled with nothing lost; nothing is written outside the runs folder.
+
+The run folders here are written through RunStore (no TensorFlow); the concurrency test
+starts two real ``cnn-tui run`` processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+
+import test_cli_support as support
+from cnn_tui.cli import main
+from cnn_tui.core.config import ExperimentConfig, apply_overrides
+from cnn_tui.core.results.store import RunStore
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run(runs: Path, name: str, accuracy: float = 0.8) -> Path:
+    """A completed run with history, metrics and predictions (4 test images, 3 classes)."""
+    writer = RunStore(runs).create(apply_overrides(ExperimentConfig(name=name), {"train.epochs": 3}))
+    for epoch in (1, 2, 3):
+        writer.append_history({"epoch": epoch, "loss": 1 / epoch, "accuracy": 0.7, "val_loss": 0.8,
+                               "val_accuracy": 0.75, "lr": 1e-3, "seconds": 0.2})  # fmt: skip
+    writer.write_metrics(support.fake_metrics(3, accuracy=accuracy))
+    probs = np.full((4, 3), 0.3, np.float32)
+    probs[np.arange(4), [0, 1, 2, 0]] = 0.4
+    writer.save_predictions(probs=probs, labels=np.array([0, 1, 2, 1]), preds=probs.argmax(1))
+    writer.finish("completed")
+    return writer.path
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _one_line(code: int, err: str, *fragments: str) -> None:
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("cnn-tui: error: "), err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+
+
+def _bad_npz_arrays(path: Path) -> None:
+    with open(path, "wb") as handle:
+        np.savez(handle, probs=np.array(["a", "b"]), labels=np.zeros((2, 2)))
+
+
+# ---------------------------------------------------------------------------------------
+# Tampered run folders: read-only commands list and show them; ensemble refuses in one line
+
+TAMPER: dict[str, Callable[[Path], object]] = {
+    "history-binary": lambda d: (d / "history.csv").write_bytes(bytes(range(256)) * 4),
+    "history-undecodable-row": lambda d: (d / "history.csv").write_bytes(
+        (d / "history.csv").read_bytes() + b"4,\xff\xfe,0.5,,,,\n"),
+    "history-nul-and-huge-field": lambda d: (d / "history.csv").write_bytes(
+        b"epoch,loss\n1,\x00\n" + b'2,"' + b"x" * 200_000 + b'"\n'),
+    "history-a-folder": lambda d: ((d / "history.csv").unlink(), (d / "history.csv").mkdir()),
+    "metrics-wrong-types": lambda d: (d / "metrics.json").write_text(json.dumps({
+        "test_accuracy": "high", "test_loss": [1], "f1_weighted": {"a": 1}, "f1_macro": True, "per_class": "x",
+        "epochs_completed": "three", "params": "p", "image_shape": 5, "train_seconds": "slow", "dataset": 3,
+        "device": ["cpu"], "class_names": "abc", "confusion_matrix": "m", "misclassified": 7})),
+    "metrics-bad-rows": lambda d: (d / "metrics.json").write_text(json.dumps({
+        "test_accuracy": 0.5, "per_class": [1, "a", None, {"class": "x", "precision": "p"}],
+        "image_shape": ["a", None]})),
+    "config-garbage": lambda d: (d / "config.toml").write_bytes(b"\x00\xff garbage"),
+    "config-out-of-range": lambda d: (d / "config.toml").write_text("name = 'x'\n[model]\ndropout = 7.5\n"),
+    "config-unknown-key": lambda d: (d / "config.toml").write_text("name = 'x'\n[model]\nbogus = 1\n"),
+    "predictions-truncated": lambda d: (d / "predictions.npz").write_bytes((d / "predictions.npz").read_bytes()[:60]),
+    "predictions-garbage": lambda d: (d / "predictions.npz").write_bytes(b"not a zip at all"),
+    "predictions-wrong-arrays": lambda d: _bad_npz_arrays(d / "predictions.npz"),
+}
+
+
+@pytest.mark.parametrize("case", list(TAMPER))
+def test_a_tampered_run_is_listed_shown_and_exported_and_refused_by_ensemble(tmp_path, capsys, case) -> None:
+    runs = tmp_path / "runs"
+    good, other = _run(runs, "good"), _run(runs, "other", 0.7)
+    bad = _run(runs, case)
+    TAMPER[case](bad)
+    before = _files(tmp_path)
+
+    assert main(["runs", "list", "--runs-dir", str(runs), "--format", "json"]) == 0
+    rows = {r["run_id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {good.name, other.name, bad.name}
+    assert rows[good.name]["test_accuracy"] == pytest.approx(0.8)
+    assert rows[bad.name]["test_accuracy"] in (None, 0.5, 0.8)  # a wrong-typed value is not shown
+    assert main(["runs", "list", "--runs-dir", str(runs)]) == 0
+    listed = capsys.readouterr()
+    assert bad.name.rsplit("-", 1)[-1] in listed.out and listed.err == ""
+
+    for fmt in ("text", "json"):
+        assert main(["runs", "show", bad.name, "--runs-dir", str(runs), "--format", fmt]) == 0, fmt
+        shown = capsys.readouterr()
+        assert bad.name in shown.out and "Traceback" not in shown.err
+        if case == "metrics-wrong-types" and fmt == "text":  # what was left out is said
+            assert "damaged   " in shown.out and "ignored test_loss, test_accuracy" in shown.out
+    assert main(["export", "--runs-dir", str(runs), "--format", "csv"]) == 0
+    exported = capsys.readouterr().out
+    assert good.name in exported and bad.name in exported
+
+    assert main(["ensemble", good.name, other.name, "--runs-dir", str(runs)]) == 0
+    capsys.readouterr()
+    code = main(["ensemble", good.name, bad.name, "--runs-dir", str(runs)])
+    captured = capsys.readouterr()
+    if case.startswith("predictions"):
+        _one_line(code, captured.err, bad.name, "predictions.npz")
+    elif case == "metrics-wrong-types":
+        # its dataset entry is not a name: the one from config.toml is used, the ensemble works
+        assert code == 0, captured.err
+    else:
+        assert code in (0, 2) and "Traceback" not in captured.err
+        if code == 2:
+            _one_line(code, captured.err)
+    assert _files(tmp_path) == before, "a read-only command changed a file"

@@ -105,7 +105,7 @@ def test_a_tampered_run_is_listed_shown_and_exported_and_refused_by_ensemble(tmp
         shown = capsys.readouterr()
         assert bad.name in shown.out and "Traceback" not in shown.err
         if case == "metrics-wrong-types" and fmt == "text":  # what was left out is said
-            assert "damaged   " in shown.out and "ignored test_loss, test_accuracy" in shown.out
+            assert "damaged   " in shown.out and "ignored test_accuracy, test_loss, f1_weighted" in shown.out
     assert main(["export", "--runs-dir", str(runs), "--format", "csv"]) == 0
     exported = capsys.readouterr().out
     assert good.name in exported and bad.name in exported

@@ -124,3 +124,70 @@ def test_a_tampered_run_is_listed_shown_and_exported_and_refused_by_ensemble(tmp
         if code == 2:
             _one_line(code, captured.err)
     assert _files(tmp_path) == before, "a read-only command changed a file"
+
+
+# ---------------------------------------------------------------------------------------
+# Names that try to leave the runs folder
+
+ESCAPES = ["../../evil", "/tmp/cnn-tui-evil-abs", "..", ".", "a\0b", "x" * 5000, "a/b/../../../c", "~", ".hidden",
+           "-", "ünï", " "]
+
+
+@pytest.fixture
+def fake_engine(monkeypatch):
+    import cnn_tui.core.engine as engine
+    import cnn_tui.core.engine.trainer as trainer
+
+    monkeypatch.setattr(engine, "train", support.fake_train)
+    monkeypatch.setattr(trainer, "train", support.fake_train)  # what experiments call
+
+
+def _outside(tmp_path: Path, runs: Path) -> list[str]:
+    """Everything under tmp_path that is not in the runs folder (or the test's own files)."""
+    return sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")
+                  if runs not in p.parents and p != runs and p.name not in ("ok.toml", "cwd"))  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ESCAPES, ids=[repr(n[:12]) for n in ESCAPES])
+def test_run_and_experiment_names_stay_in_the_runs_folder(tmp_path, capsys, monkeypatch, fake_engine, name) -> None:
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    runs = tmp_path / "deep" / "runs"
+    toml = tmp_path / "ok.toml"
+    toml.write_text('name = "ok"\n[train]\nepochs = 1\n', encoding="utf-8")
+    assert main(["run", str(toml), "--name", name, "--runs-dir", str(runs)]) == 0
+    folder = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    assert folder.parent == runs and folder.is_dir()
+    assert "/" not in folder.name and "\0" not in folder.name and len(folder.name) < 100
+    assert main(["sweep", str(toml), "--grid", "train.seed=1", "--name", name, "--runs-dir", str(runs)]) == 0
+    exp = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    assert exp.parent == runs / "experiments" and exp.is_dir() and len(exp.name) < 100
+    assert _outside(tmp_path, runs) == ["deep"]
+    assert not Path("/tmp/cnn-tui-evil-abs").exists()
+    assert len(RunStore(runs).list()) == 2
+
+
+@pytest.mark.parametrize("name", ESCAPES, ids=[repr(n[:12]) for n in ESCAPES])
+def test_preset_names_that_are_paths_are_refused(tmp_path, capsys, monkeypatch, name) -> None:
+    monkeypatch.setenv("CNN_TUI_PRESETS_DIR", str(tmp_path / "presets"))
+    code = main(["presets", "save", name, "--from", "digits-quick"])
+    _one_line(code, capsys.readouterr().err, "preset name")
+    assert list(tmp_path.iterdir()) == []
+
+
+REFS = ["../x", "../../etc", "/", "/tmp", "..", "a\0b", "x" * 5000, "", " ", "runs/../..", "latest/../.."]
+
+
+@pytest.mark.parametrize("ref", REFS, ids=[repr(r[:12]) for r in REFS])
+def test_run_references_outside_the_runs_folder_are_one_line(tmp_path, capsys, monkeypatch, ref) -> None:
+    monkeypatch.chdir(tmp_path)
+    runs = tmp_path / "runs"
+    good = _run(runs, "good")
+    before = _files(tmp_path)
+    for argv in (["runs", "show", ref], ["resume", ref], ["ensemble", ref], ["export", ref],
+                 ["ensemble", good.name, ref], ["export", "--experiment", ref], ["experiment", "--resume", ref]):
+        code = main([*argv, "--runs-dir", str(runs)])
+        captured = capsys.readouterr()
+        _one_line(code, captured.err)
+        assert captured.out == "", argv
+    assert _files(tmp_path) == before

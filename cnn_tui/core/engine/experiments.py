@@ -129,8 +129,13 @@ def list_experiments(runs_dir: str | os.PathLike | None = None) -> list[Path]:
 def find_experiment(ref: str | os.PathLike, runs_dir: str | os.PathLike | None = None) -> Path:
     """An experiment folder by path, folder name, short id, unique substring or ``latest``."""
     path = Path(ref)
-    if path.is_dir() and (path / PROGRESS_FILE).is_file():
-        return path
+    if not str(ref).strip():
+        raise RunStoreError("empty experiment name: give an experiment folder, name, short id or 'latest'")
+    try:
+        if path.is_dir() and (path / PROGRESS_FILE).is_file():
+            return path
+    except (OSError, ValueError):  # a name the OS refuses (too long...) is just not a folder
+        pass
     found = list_experiments(runs_dir)
     root = resolve_runs_dir(runs_dir) / EXPERIMENTS_DIR
     if not found:

@@ -324,6 +324,15 @@ def _status_problem(status: dict[str, Any]) -> str | None:
     return None
 
 
+def _is_run_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder with a status.json; False for names the OS refuses
+    (too long, NUL bytes) instead of an error: such a name is just not a run."""
+    try:
+        return path.is_dir() and (path / "status.json").exists()
+    except (OSError, ValueError):
+        return False
+
+
 class RunStore:
     """All runs under one folder."""
 
@@ -425,9 +434,10 @@ class RunStore:
     def get(self, ref: str) -> RunInfo:
         """Find a run by folder name, path, short id, unique substring, or ``latest``."""
         ref = str(ref)
-        candidate = Path(ref)
-        if candidate.is_dir() and (candidate / "status.json").exists():
-            run = self._read(candidate)
+        if not ref.strip():
+            raise RunStoreError("empty run name: give a run folder name, short id, unique part of it, a path or 'latest'")
+        if _is_run_folder(Path(ref)):
+            run = self._read(Path(ref))
             if run is not None:
                 return run
         runs = self.list()

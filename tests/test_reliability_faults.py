@@ -191,3 +191,33 @@ def test_run_references_outside_the_runs_folder_are_one_line(tmp_path, capsys, m
         _one_line(code, captured.err)
         assert captured.out == "", argv
     assert _files(tmp_path) == before
+
+
+# ---------------------------------------------------------------------------------------
+# Tampered experiment folders
+
+EXP_TAMPER: dict[str, Callable[[dict], object]] = {
+    "trial-not-an-object": lambda p: {**p, "trials": [1, "a", None]},
+    "run-id-a-number": lambda p: {**p, "trials": [{**t, "run_id": 5, "run_dir": 7} for t in p["trials"]]},
+    "state-a-number": lambda p: {**p, "trials": [{**t, "state": 5} for t in p["trials"]]},
+    "group-index-text": lambda p: {**p, "trials": [{**t, "group_index": "g", "seconds": "s"} for t in p["trials"]]},
+}
+
+
+@pytest.mark.parametrize("case", list(EXP_TAMPER))
+def test_a_tampered_experiment_progress_is_one_line(tmp_path, capsys, monkeypatch, fake_engine, case) -> None:
+    monkeypatch.chdir(tmp_path)
+    runs = tmp_path / "runs"
+    toml = tmp_path / "ok.toml"
+    toml.write_text('name = "ok"\n[train]\nepochs = 1\n', encoding="utf-8")
+    assert main(["sweep", str(toml), "--grid", "train.seed=1,2", "--runs-dir", str(runs)]) == 0
+    exp = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    progress = json.loads((exp / "progress.json").read_text(encoding="utf-8"))
+    (exp / "progress.json").write_text(json.dumps(EXP_TAMPER[case](progress)), encoding="utf-8")
+    before = _files(tmp_path)
+    for argv in (["export", "--experiment", exp.name], ["export", "--experiment", exp.name, "--trials"],
+                 ["ensemble", "--experiment", exp.name], ["experiment", "--resume", exp.name]):
+        code = main([*argv, "--runs-dir", str(runs)])
+        captured = capsys.readouterr()
+        _one_line(code, captured.err, "progress.json", "damaged trial entry 1")
+    assert _files(tmp_path) == before

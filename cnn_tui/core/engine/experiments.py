@@ -101,7 +101,27 @@ def _create_dir(runs_dir: Path, name: str) -> Path:
     raise RunStoreError(f"{root}: could not create a unique experiment folder")  # pragma: no cover
 
 
+# The keys of a progress.json trial entry that readers rely on, with their types (None allowed).
+_TRIAL_TYPES: dict[str, tuple[type, ...]] = {
+    "trial_id": (str,), "state": (str,), "run_id": (str,), "run_dir": (str,), "group": (str,),
+    "group_index": (int,), "seed": (int,), "seconds": (int, float), "metrics": (dict,), "error": (str,),
+}  # fmt: skip
+
+
+def _trial_problem(entry: Any) -> str | None:
+    """Why a progress.json trial entry cannot be trusted (a tampered file), or None."""
+    if not isinstance(entry, dict):
+        return f"{entry!r} is not an object"
+    for key, types in _TRIAL_TYPES.items():
+        value = entry.get(key)
+        if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
+            return f"{key} = {value!r} should be {types[0].__name__}"
+    return None
+
+
 def read_progress(exp_dir: Path) -> dict[str, Any]:
+    """progress.json of an experiment folder; RunStoreError (one line) if it is unreadable or
+    a trial entry has a key of the wrong type."""
     file = Path(exp_dir) / PROGRESS_FILE
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
@@ -109,6 +129,10 @@ def read_progress(exp_dir: Path) -> dict[str, Any]:
             raise ValueError("not an experiment progress object")
     except (OSError, ValueError) as exc:
         raise RunStoreError(f"{file}: cannot read experiment progress ({exc})") from None
+    for i, entry in enumerate(data["trials"], start=1):
+        problem = _trial_problem(entry)
+        if problem:
+            raise RunStoreError(f"{file}: damaged trial entry {i}: {problem}")
     return data
 
 

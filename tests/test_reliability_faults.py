@@ -221,3 +221,117 @@ def test_a_tampered_experiment_progress_is_one_line(tmp_path, capsys, monkeypatc
         captured = capsys.readouterr()
         _one_line(code, captured.err, "progress.json", "damaged trial entry 1")
     assert _files(tmp_path) == before
+
+
+# ---------------------------------------------------------------------------------------
+# Two runs at once into one runs folder
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(PYTHONPATH=os.pathsep.join([str(REPO), str(Path(__file__).resolve().parent)]),
+               CNN_TUI_RUNS_DIR=str(tmp_path / "runs"), CNN_TUI_PRESETS_DIR=str(tmp_path / "presets"),
+               KERAS_HOME=str(tmp_path / "keras"), **extra)  # fmt: skip
+    return env
+
+
+def test_two_real_runs_at_once_with_the_same_name_both_complete_apart(tmp_path) -> None:
+    """Two `cnn-tui run` processes started together, same name, same runs folder (real engine)."""
+    runs = tmp_path / "runs"
+    argv = [sys.executable, "-m", "cnn_tui", "run", "digits-quick", "--name", "same", "--runs-dir", str(runs),
+            "--set", "train.epochs=2", "--set", "data.train_limit=300", "--set", "train.checkpoint_every=0"]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path),
+                              cwd=tmp_path, stdin=subprocess.DEVNULL) for _ in range(2)]  # fmt: skip
+    outs = [p.communicate(timeout=240) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+        assert "Traceback" not in err
+    folders = [Path(out.strip().splitlines()[-1]) for out, _ in outs]
+    assert folders[0] != folders[1] and all(f.parent == runs for f in folders)
+    listed = RunStore(runs).list()
+    assert sorted(r.path for r in listed) == sorted(folders)
+    pids = set()
+    for run in listed:
+        assert run.state == "completed" and run.name == "same"
+        assert [row["epoch"] for row in run.history()] == [1, 2]  # each its own epochs, once
+        assert run.metrics["epochs_completed"] == 2 and run.predictions()["probs"].shape[0] > 0
+        assert not (run.path / "checkpoint.keras").exists()
+        pids.add(run.status["pid"])
+    assert len(pids) == 2
+    assert sorted(p.name for p in runs.iterdir()) == sorted(f.name for f in folders)  # no stray shared files
+
+
+def test_two_resumes_of_one_experiment_at_once_train_each_trial_once(tmp_path, capsys, monkeypatch, fake_engine) -> None:
+    """Two `cnn-tui experiment --resume EXP` started together: one resumes, the other is
+    refused in one line; no trial trains twice and progress.json names each trial's run."""
+    monkeypatch.chdir(tmp_path)
+    runs = tmp_path / "runs"
+    toml = tmp_path / "ok.toml"
+    toml.write_text('name = "ok"\n[train]\nepochs = 3\n', encoding="utf-8")
+    assert main(["sweep", str(toml), "--grid", "train.seed=1,2,3", "--runs-dir", str(runs)]) == 0
+    exp = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    progress = json.loads((exp / "progress.json").read_text(encoding="utf-8"))
+    for entry in progress["trials"]:  # as if stopped before any trial completed
+        entry.update(state="stopped")
+    progress["state"] = "stopped"
+    (exp / "progress.json").write_text(json.dumps(progress), encoding="utf-8")
+    first_runs = {r.run_id for r in RunStore(runs).list()}
+
+    support_py = Path(__file__).resolve().parent / "test_cli_support.py"
+    argv = [sys.executable, str(support_py), "experiment", "--resume", exp.name, "--runs-dir", str(runs)]
+    env = _env(tmp_path, FAKE_ENGINE_MODE="slow")
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+                              stdin=subprocess.DEVNULL) for _ in range(2)]  # fmt: skip
+    outs = [p.communicate(timeout=120) for p in procs]
+    codes = sorted(p.returncode for p in procs)
+    assert codes == [0, 2], outs
+    refused = next(err for p, (_, err) in zip(procs, outs) if p.returncode == 2)
+    assert refused.count("\n") == 1 and "still running" in refused and "Traceback" not in refused
+    new = [r for r in RunStore(runs).list() if r.run_id not in first_runs]
+    assert len(new) == 3 and all(r.state == "completed" for r in new)  # each trial trained once more
+    final = json.loads((exp / "progress.json").read_text(encoding="utf-8"))
+    assert final["state"] == "completed"
+    assert sorted(t["run_id"] for t in final["trials"]) == sorted(r.run_id for r in new)
+
+
+def test_a_second_resume_while_the_first_trains_is_refused(tmp_path) -> None:
+    """Deterministic form of the race above: the second resume starts while the first is
+    inside a trial (same process, so the pid check alone cannot tell them apart)."""
+    import threading
+
+    from cnn_tui.core.engine.experiments import read_progress, resume_experiment, run_experiment
+    from cnn_tui.core.errors import RunStoreError
+
+    runs = tmp_path / "runs"
+    base = apply_overrides(ExperimentConfig(name="race"), {"train.epochs": 1})
+    stop = threading.Event()
+
+    def stopping(config, *args, **kwargs):
+        stop.set()  # the first trial ends stopped: the experiment is left to resume
+        return support.fake_train(config, *args, **kwargs)
+
+    exp = run_experiment(base, {"kind": "grid", "grid": {"train.seed": [1, 2]}}, runs_dir=runs, stop=stop,
+                         train_fn=stopping)  # fmt: skip
+    assert read_progress(exp)["state"] == "stopped"
+    inside, release, errors = threading.Event(), threading.Event(), []
+
+    def blocking(config, *args, **kwargs):
+        inside.set()
+        release.wait(30)
+        return support.fake_train(config, *args, **kwargs)
+
+    first = threading.Thread(target=lambda: resume_experiment(exp.name, runs, train_fn=blocking))
+    first.start()
+    try:
+        assert inside.wait(30)
+        try:
+            resume_experiment(exp.name, runs, train_fn=support.fake_train)
+        except RunStoreError as exc:
+            errors.append(str(exc))
+    finally:
+        release.set()
+        first.join(30)
+    assert errors and "still running" in errors[0]
+    final = read_progress(exp)
+    assert final["state"] == "completed" and len({t["run_id"] for t in final["trials"]}) == 2
+    assert len(RunStore(runs).list()) == 3  # the stopped first trial, then each trial once

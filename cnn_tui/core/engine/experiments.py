@@ -22,6 +22,7 @@ Plans and their expansion live in :mod:`cnn_tui.core.engine.plan`; the results t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -31,7 +32,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from cnn_tui.core.config import ExperimentConfig, load_config, save_config
 from cnn_tui.core.engine import trainer
@@ -260,7 +261,57 @@ def run_experiment(
     ``skip`` ends only the current trial (stored ``skipped``, trained again on resume) and
     the study goes on; it is cleared as each trial starts.
     ``train_fn`` replaces :func:`trainer.train` (same signature; the TUI's engine).
+
+    Resuming holds an exclusive lock on the experiment folder: a second process (or
+    thread) resuming the same experiment at the same time is refused with RunStoreError
+    instead of training the same trials again.
     """
+    args = dict(runs_dir=runs_dir, on_event=on_event, on_trial=on_trial, stop=stop, experiment_dir=experiment_dir,
+                name=name, pause=pause, train_fn=train_fn, skip=skip)
+    if experiment_dir is not None and (Path(experiment_dir) / PLAN_FILE).is_file():
+        with _exclusive(Path(experiment_dir)):
+            return _run_experiment(base_config, plan, **args)
+    return _run_experiment(base_config, plan, **args)
+
+
+@contextlib.contextmanager
+def _exclusive(exp_dir: Path) -> Iterator[None]:
+    """Hold an exclusive, non-blocking flock on the experiment folder itself (no lock file
+    is written; the lock goes with the process, so a crash never leaves it locked);
+    RunStoreError if another process or thread holds it."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: the pid check in progress.json remains
+        yield
+        return
+    try:
+        fd = os.open(exp_dir, os.O_RDONLY)
+    except OSError as exc:
+        raise RunStoreError(f"{exp_dir}: cannot open the experiment folder ({exc.strerror or exc})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise RunStoreError(f"experiment {exp_dir.name} is still running (another process is resuming it)") from None
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _run_experiment(
+    base_config: ExperimentConfig | None,
+    plan: Plan | dict[str, Any] | None,
+    *,
+    runs_dir: str | os.PathLike | None,
+    on_event: Callable[[Any], None] | None,
+    on_trial: Callable[[TrialEvent], None] | None,
+    stop: threading.Event | None,
+    experiment_dir: str | os.PathLike | None,
+    name: str | None,
+    pause: threading.Event | None,
+    train_fn: Callable[..., Any] | None,
+    skip: threading.Event | None,
+) -> Path:
     stop = stop or threading.Event()
     skip = skip or threading.Event()
     trial_stop = _TrialStop(stop, skip)

@@ -335,3 +335,81 @@ def test_a_second_resume_while_the_first_trains_is_refused(tmp_path) -> None:
     final = read_progress(exp)
     assert final["state"] == "completed" and len({t["run_id"] for t in final["trials"]}) == 2
     assert len(RunStore(runs).list()) == 3  # the stopped first trial, then each trial once
+
+
+# ---------------------------------------------------------------------------------------
+# Absurd sizes: refused before any data is decoded, TensorFlow trains or a folder is written
+
+ABSURD = [
+    ("image size 0", ["data.image_size=[0, 0]"], "data.image_size"),
+    ("negative image size", ["data.image_size=[-3, 8]"], "data.image_size"),
+    ("huge image size", ["data.image_size=[100000, 100000]"], "memory"),
+    ("big images for the machine", ["data.image_size=[3000, 3000]"], "memory"),
+    ("huge batch of big images", ["data.image_size=[512, 512]", "train.batch_size=65536"], "train.batch_size = 65536"),
+    ("absurd parameter count", ['model.blocks=["flatten", "dense 1000000", "dense 1000000"]'], "model.blocks"),
+    ("epochs 10**9", ["train.epochs=1000000000"], "train.epochs"),
+    ("batch size 10**9", ["train.batch_size=1000000000"], "train.batch_size"),
+    ("train_limit 0", ["data.train_limit=0"], "data.train_limit"),
+    ("train_limit negative", ["data.train_limit=-5"], "data.train_limit"),
+]
+
+
+@pytest.mark.parametrize(("sets", "fragment"), [c[1:] for c in ABSURD], ids=[c[0] for c in ABSURD])
+def test_absurd_sizes_are_refused_in_one_line(tmp_path, capsys, monkeypatch, sets, fragment) -> None:
+    from cnn_tui.core.models import memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 8 << 30)  # the same answer on any machine
+    monkeypatch.chdir(tmp_path)
+    runs = tmp_path / "runs"
+    argv = ["run", "digits-quick", "--runs-dir", str(runs)]
+    for s in sets:
+        argv += ["--set", s]
+    code = main(argv)
+    captured = capsys.readouterr()
+    _one_line(code, captured.err, fragment)
+    assert captured.out == "" and not runs.exists()
+
+
+def test_the_engine_refuses_absurd_sizes_before_writing(tmp_path, monkeypatch) -> None:
+    """What the app calls (no CLI pre-flight): refused before the data is resized or a folder made."""
+    from cnn_tui.core.engine import train
+    from cnn_tui.core.errors import CnnTuiError
+    from cnn_tui.core.models import memory
+    from cnn_tui.core.presets import load_preset
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 8 << 30)
+    for sets in (["data.image_size=[3000, 3000]"], ["data.image_size=[256, 256]", "train.batch_size=65536"],
+                 ['model.blocks=["flatten", "dense 1000000", "dense 1000000"]'], ["data.image_size=[0, 4]"]):
+        with pytest.raises(CnnTuiError) as exc:
+            train(apply_overrides(load_preset("digits-quick"), sets), runs_dir=tmp_path / "runs")
+        assert "\n" not in str(exc.value)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_sweep_with_one_absurd_cell_is_refused_before_any_folder(tmp_path, capsys, monkeypatch) -> None:
+    from cnn_tui.core.models import memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 8 << 30)
+    runs = tmp_path / "runs"
+    code = main(["sweep", "digits-quick", "--grid", "train.batch_size=32,65536", "--set", "data.image_size=[512, 512]",
+                 "--runs-dir", str(runs)])  # fmt: skip
+    _one_line(code, capsys.readouterr().err, "train.batch_size = 65536", "memory")
+    assert not runs.exists()
+
+
+def test_the_memory_estimate_lets_the_presets_run(monkeypatch) -> None:
+    """No false refusals: every built-in preset, at its own sizes, fits in 8 GB."""
+    from cnn_tui.core.models import memory
+    from cnn_tui.core.presets import list_presets, load_preset
+
+    checked = 0
+    for info in list_presets():
+        config = load_preset(info.name)
+        size = config.data.image_size or ((32, 32) if "cifar" in config.data.dataset else (28, 28))
+        channels = 3 if "cifar" in config.data.dataset or config.data.dataset.startswith("folder") else 1
+        try:
+            memory.check_memory(config, (*size, channels), 10, images=60_000, available=8 << 30)
+        except Exception as exc:  # noqa: BLE001 - report which preset
+            pytest.fail(f"{info.name}: {exc}")
+        checked += 1
+    assert checked >= 5

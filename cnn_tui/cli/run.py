@@ -47,12 +47,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def check_dataset(config: Any, source: str | None = None) -> None:
-    """Fail fast on an unknown dataset, before the engine imports TensorFlow."""
+    """Fail fast on an unknown dataset, an architecture that does not fit its images or a
+    run too big for the memory, before the engine imports TensorFlow or reads the images."""
     from cnn_tui.core.data import dataset_info
     from cnn_tui.core.errors import CnnTuiError
+    from cnn_tui.core.models.memory import check_memory
 
     try:
-        dataset_info(config.data.dataset, config.data)
+        info = dataset_info(config.data.dataset, config.data)
+        if info.image_shape and (info.num_classes or 0) >= 2:  # the data layer words the other cases
+            images = (info.train_count or 0) + (info.test_count or 0)
+            check_memory(config, info.image_shape, info.num_classes, images=images)
     except CnnTuiError as exc:
         if source and not str(exc).startswith(source):
             raise type(exc)(f"{source}: {exc}") from None

@@ -272,3 +272,22 @@ async def test_every_preset_round_trips_through_the_form(make_app):
             config, errors = setup.build_config()
             assert errors == {}, (preset.name, errors)
             assert config == setup.base, preset.name
+
+
+async def test_a_run_too_big_for_the_memory_is_reported_and_refused(make_app, monkeypatch):
+    from cnn_tui.core.models import memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 64 << 20)  # a 64 MB machine
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(lambda: _ready(app))
+        app.setup_screen.field("train.batch_size").control.value = "65536"
+        assert await wait_for(lambda: "not enough memory" in (app.setup_screen.plan_error or ""))
+        assert "train.batch_size = 65536" in app.setup_screen.plan_error
+        await pilot.press("f5")
+        assert await wait_for(
+            lambda: any(n.severity == "error" and n.title == "Not training" and "memory" in n.message
+                        for n in app._notifications)
+        )
+        assert engine.calls == []

@@ -411,13 +411,13 @@ def _run_experiment(
 def preflight(trials: list[Trial]) -> None:
     """Check every trial's dataset and architecture without TensorFlow (CnnTuiError naming the group)."""
     from cnn_tui.core.data import dataset_info
-    from cnn_tui.core.models import plan_shapes
+    from cnn_tui.core.models.memory import check_memory
 
     infos: dict[str, Any] = {}
     checked: set[str] = set()
     for t in trials:
         data_key = t.config.data.model_dump_json()
-        key = data_key + t.config.model.model_dump_json()
+        key = data_key + t.config.model.model_dump_json() + t.config.train.model_dump_json()
         if key in checked:
             continue
         checked.add(key)
@@ -426,7 +426,8 @@ def preflight(trials: list[Trial]) -> None:
                 infos[data_key] = dataset_info(t.config.data.dataset, t.config.data)
             info = infos[data_key]
             if info.image_shape and info.num_classes:
-                plan_shapes(t.config.model, info.image_shape, info.num_classes)
+                images = (info.train_count or 0) + (info.test_count or 0)
+                check_memory(t.config, info.image_shape, info.num_classes, images=images)
         except CnnTuiError as exc:
             raise type(exc)(f"experiment group {t.group!r}: {exc}") from None
 

@@ -176,7 +176,8 @@ def test_skipped_files_are_named_relative_to_the_folder(tmp_path):
     assert load_dataset(DataConfig(dataset=f"folder:{one}", image_size=(8, 8))).skipped_warning() == (
         "1 unreadable image file skipped (empty, corrupt, truncated or too large): cats/bad.png"
     )
-    assert load_dataset(DataConfig(dataset=f"folder:{_tree(tmp_path / 'clean')}", image_size=(8, 8))).skipped_warning() is None
+    clean = load_dataset(DataConfig(dataset=f"folder:{_tree(tmp_path / 'clean')}", image_size=(8, 8)))
+    assert clean.skipped_warning() is None
 
 
 def test_prefix_files_without_a_label_are_not_called_unreadable(tmp_path):

@@ -96,6 +96,10 @@ def test_a_tampered_run_is_listed_shown_and_exported_and_refused_by_ensemble(tmp
     assert set(rows) == {good.name, other.name, bad.name}
     assert rows[good.name]["test_accuracy"] == pytest.approx(0.8)
     assert rows[bad.name]["test_accuracy"] in (None, 0.5, 0.8)  # a wrong-typed value is not shown
+    if case.startswith("config"):  # no readable config: shown damaged, with the reason
+        assert rows[bad.name]["state"] == "damaged" and "config.toml" in rows[bad.name]["error"]
+    else:
+        assert rows[bad.name]["state"] == "completed"
     assert main(["runs", "list", "--runs-dir", str(runs)]) == 0
     listed = capsys.readouterr()
     assert bad.name.rsplit("-", 1)[-1] in listed.out and listed.err == ""
@@ -104,6 +108,8 @@ def test_a_tampered_run_is_listed_shown_and_exported_and_refused_by_ensemble(tmp
         assert main(["runs", "show", bad.name, "--runs-dir", str(runs), "--format", fmt]) == 0, fmt
         shown = capsys.readouterr()
         assert bad.name in shown.out and "Traceback" not in shown.err
+        if case.startswith("config") and fmt == "text":
+            assert "damaged   " in shown.out and "config.toml" in shown.out
         if case == "metrics-wrong-types" and fmt == "text":  # what was left out is said
             assert "damaged   " in shown.out and "ignored test_accuracy, test_loss, f1_weighted" in shown.out
     assert main(["export", "--runs-dir", str(runs), "--format", "csv"]) == 0
@@ -261,7 +267,8 @@ def test_two_real_runs_at_once_with_the_same_name_both_complete_apart(tmp_path) 
     assert sorted(p.name for p in runs.iterdir()) == sorted(f.name for f in folders)  # no stray shared files
 
 
-def test_two_resumes_of_one_experiment_at_once_train_each_trial_once(tmp_path, capsys, monkeypatch, fake_engine) -> None:
+def test_two_resumes_of_one_experiment_at_once_train_each_trial_once(tmp_path, capsys, monkeypatch,
+                                                                     fake_engine) -> None:
     """Two `cnn-tui experiment --resume EXP` started together: one resumes, the other is
     refused in one line; no trial trains twice and progress.json names each trial's run."""
     monkeypatch.chdir(tmp_path)

@@ -292,7 +292,9 @@ def _exclusive(exp_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise RunStoreError(f"experiment {exp_dir.name} is still running (another process is resuming it)") from None
+            raise RunStoreError(
+                f"experiment {exp_dir.name} is still running (another process is resuming it)"
+            ) from None
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock

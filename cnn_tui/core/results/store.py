@@ -435,7 +435,9 @@ class RunStore:
         """Find a run by folder name, path, short id, unique substring, or ``latest``."""
         ref = str(ref)
         if not ref.strip():
-            raise RunStoreError("empty run name: give a run folder name, short id, unique part of it, a path or 'latest'")
+            raise RunStoreError(
+                "empty run name: give a run folder name, short id, unique part of it, a path or 'latest'"
+            )
         if _is_run_folder(Path(ref)):
             run = self._read(Path(ref))
             if run is not None:

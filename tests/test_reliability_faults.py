@@ -420,3 +420,31 @@ def test_the_memory_estimate_lets_the_presets_run(monkeypatch) -> None:
             pytest.fail(f"{info.name}: {exc}")
         checked += 1
     assert checked >= 5
+
+
+CHECKPOINTS = {
+    "truncated": b"PK\x03\x04 truncated zip",
+    "not a zip": b"hello",
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("content", list(CHECKPOINTS.values()), ids=list(CHECKPOINTS))
+def test_resuming_from_a_damaged_checkpoint_is_one_line(tmp_path, capsys, content) -> None:
+    import zipfile
+
+    runs = tmp_path / "runs"
+    writer = RunStore(runs).create(apply_overrides(ExperimentConfig(name="stored"), {"train.epochs": 5}))
+    for epoch in (1, 2):
+        writer.append_history({"epoch": epoch, "loss": 1.0, "accuracy": 0.5, "lr": 1e-3, "seconds": 0.1})
+    (writer.path / "checkpoint.keras").write_bytes(content)
+    writer.update_status(checkpoint_epoch=2)
+    writer.finish("stopped")
+    before = _files(tmp_path)
+    code = main(["resume", writer.run_id, "--runs-dir", str(runs)])
+    _one_line(code, capsys.readouterr().err, writer.run_id, "checkpoint.keras")
+    assert _files(tmp_path) == before
+    with zipfile.ZipFile(writer.path / "checkpoint.keras", "w") as archive:  # a zip, but not a model
+        archive.writestr("notes.txt", "hi")
+    code = main(["resume", writer.run_id, "--runs-dir", str(runs)])
+    _one_line(code, capsys.readouterr().err, "not a Keras model archive")

@@ -280,6 +280,22 @@ class RunInfo:
     def history(self) -> list[dict[str, Any]]:
         return read_history(self.path)
 
+    def checkpoint_problem(self, name: str = "checkpoint.keras") -> str | None:
+        """Why the run's checkpoint cannot be loaded (one line), or None. Cheap: checks that it
+        is a .keras zip archive with a model config and weights, without reading the weights."""
+        file = self.path / name
+        try:
+            if not zipfile.is_zipfile(file):
+                return f"{file}: not a .keras archive (truncated or damaged)"
+            with zipfile.ZipFile(file) as archive:
+                names = set(archive.namelist())
+        except (OSError, zipfile.BadZipFile) as exc:
+            return f"{file}: cannot read the checkpoint ({' '.join(str(exc).split())})"
+        missing = [n for n in ("config.json", "model.weights.h5") if n not in names]
+        if missing:
+            return f"{file}: not a Keras model archive (no {', '.join(missing)})"
+        return None
+
     def predictions(self) -> dict[str, Any] | None:
         """Arrays from predictions.npz (no pickles), or None if absent/damaged."""
         import numpy as np

@@ -448,3 +448,42 @@ def test_resuming_from_a_damaged_checkpoint_is_one_line(tmp_path, capsys, conten
         archive.writestr("notes.txt", "hi")
     code = main(["resume", writer.run_id, "--runs-dir", str(runs)])
     _one_line(code, capsys.readouterr().err, "not a Keras model archive")
+
+
+HISTORIES = {
+    "semicolons (a spreadsheet's save)": "epoch;loss;accuracy\n1;1.0;0.5\n2;1.0;0.5\n",
+    "a garbage row": None,
+    "not UTF-8": b"\xff\xfe\x00garbage\n",
+}
+
+
+@pytest.mark.parametrize("case", list(HISTORIES))
+def test_resume_refuses_a_history_it_would_rewrite_without_some_lines(tmp_path, capsys, case) -> None:
+    """Resume truncates history.csv to the checkpoint's epochs: a line it cannot read would be lost."""
+    from cnn_tui.core.errors import RunStoreError
+
+    runs = tmp_path / "runs"
+    writer = RunStore(runs).create(apply_overrides(ExperimentConfig(name="stored"), {"train.epochs": 5}))
+    for epoch in (1, 2):
+        writer.append_history({"epoch": epoch, "loss": 1.0, "accuracy": 0.5, "lr": 1e-3, "seconds": 0.1})
+    history = writer.path / "history.csv"
+    content = HISTORIES[case]
+    if content is None:
+        history.write_text(history.read_text() + "3,oops,0.5,,,,\n4,1.0,0.5,,,,\n", encoding="utf-8")
+    else:
+        history.write_bytes(content if isinstance(content, bytes) else content.encode())
+    import zipfile
+
+    with zipfile.ZipFile(writer.path / "checkpoint.keras", "w") as archive:  # passes the cheap archive check
+        archive.writestr("config.json", "{}")
+        archive.writestr("model.weights.h5", "")
+    writer.update_status(checkpoint_epoch=2)
+    writer.finish("stopped")
+    before = _files(tmp_path)
+    code = main(["resume", writer.run_id, "--runs-dir", str(runs)])
+    _one_line(code, capsys.readouterr().err, "history.csv")
+    assert _files(tmp_path) == before
+    store = RunStore(runs)
+    with pytest.raises(RunStoreError, match="history.csv"):  # the engine's path (the app) refuses too
+        store.open_writer(store.get(writer.run_id))
+    assert _files(tmp_path) == before

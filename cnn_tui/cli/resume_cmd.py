@@ -39,7 +39,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from cnn_tui.core.errors import RunStoreError
 
     check_resumable(run)  # completed, running, no checkpoint...: one line before TF
-    problem = run.checkpoint_problem()
+    from cnn_tui.core.results.store import history_problem
+
+    problem = run.checkpoint_problem() or history_problem(run.path)
     if problem:
         raise RunStoreError(f"run {run.run_id} cannot be resumed: {problem}")
     from cnn_tui.core import engine

@@ -160,6 +160,38 @@ def read_history(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def history_problem(path: Path) -> str | None:
+    """Why ``path/history.csv`` cannot be rewritten safely (resume truncates it), or None: not
+    UTF-8, another header, or a complete line that is not an epoch row (a file edited by hand
+    or by a spreadsheet). A missing file and a torn last line are fine."""
+    file = path / "history.csv"
+    try:
+        text = file.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"{file}: cannot read ({exc.strerror or exc})"
+    except UnicodeDecodeError:
+        return f"{file}: not UTF-8 text"
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines.pop()  # torn by a kill: resume drops it
+    if not lines:
+        return None
+    if lines[0].strip() != ",".join(HISTORY_COLUMNS):
+        return f"{file}: header {lines[0].strip()[:60]!r} is not {','.join(HISTORY_COLUMNS)!r}"
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            (raw,) = list(csv.DictReader([lines[0], line]))
+            int(raw["epoch"])
+            for key in HISTORY_COLUMNS[1:]:
+                if raw.get(key) not in (None, ""):
+                    float(raw[key])
+        except (TypeError, ValueError, KeyError, csv.Error):
+            return f"{file}: line {number} is not an epoch row ({line.strip()[:40]!r})"
+    return None
+
+
 # metrics.json keys the readers format, with the types they must have; a value of another
 # type (a tampered file) is left out of RunInfo.metrics rather than failing every reader.
 _NUMBER = (int, float)
@@ -412,6 +444,9 @@ class RunStore:
 
     def open_writer(self, run: RunInfo) -> RunWriter:
         """A writer for an existing run (to resume it): marks it running in this process."""
+        problem = history_problem(run.path)
+        if problem:  # resume would rewrite it without the lines it cannot read
+            raise RunStoreError(f"run {run.run_id} cannot be resumed: {problem}; fix or remove that line")
         status = run.status
         remove_stale_temps(run.path)  # half-written files of the process that died
         writer = RunWriter(run.path, status)

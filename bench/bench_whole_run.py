@@ -96,9 +96,9 @@ def _cnn_tui(workdir: Path, overrides: list[str], env: dict[str, str], epochs: i
         cmd += ["--set", o]
     r = _timed(cmd, env)
     if r["rc"]:
-        sys.exit(f"cnn-tui run failed (exit {r['rc']}): {[l for _, l in r['stderr']][-5:]}")
-    last = next((t for t, l in r["stderr"] if l.startswith(f"epoch {epochs}/{epochs}")), None)
-    evaluating = next((t for t, l in r["stderr"] if l.startswith("evaluating")), None)
+        sys.exit(f"cnn-tui run failed (exit {r['rc']}): {[line for _, line in r['stderr']][-5:]}")
+    last = next((t for t, line in r["stderr"] if line.startswith(f"epoch {epochs}/{epochs}")), None)
+    evaluating = next((t for t, line in r["stderr"] if line.startswith("evaluating")), None)
     run_dir = Path(r["stdout"][-1].strip())
     metrics = json.loads((run_dir / "metrics.json").read_text())
     from csv import DictReader
@@ -120,9 +120,9 @@ def _bare(model_json: Path, settings: dict, train_limit: int, epochs: int, env: 
            "--epochs", str(epochs), "--batch-size", "128", "--learning-rate", str(settings["lr"]),
            "--seed", str(settings["seed"])]  # fmt: skip
     r = _timed(cmd, env)
-    line = next((l for l in r["stdout"] if l.startswith("BARE")), None)
+    line = next((x for x in r["stdout"] if x.startswith("BARE")), None)
     if r["rc"] or line is None:
-        sys.exit(f"bare Keras script failed (exit {r['rc']}): {[l for _, l in r['stderr']][-5:]}")
+        sys.exit(f"bare Keras script failed (exit {r['rc']}): {[line for _, line in r['stderr']][-5:]}")
     info = json.loads(line[4:])
     return {"wall": r["wall"], "cpu": r["cpu"], "gap": info["gap_s"], "test_accuracy": info["test_accuracy"]}
 

@@ -198,7 +198,12 @@ def test_run_prints_the_run_folder_last_and_plain_epoch_lines(env: dict[str, Pat
     epoch_lines = [line for line in proc.stderr.splitlines() if line.startswith("epoch ")]
     assert len(epoch_lines) == 2
     assert epoch_lines[0].startswith("epoch 1/2  loss 1.0000  acc 0.5100  val_loss 1.1000  val_acc 0.6000  lr 1e-3  0.5s")
-    assert "test accuracy 0.9123" in proc.stderr and "F1" in proc.stderr
+    # Results on stdout (the summary, then the run folder last); progress on stderr.
+    assert proc.stdout.strip().splitlines() == [
+        "done: test accuracy 0.9123  test loss 0.3333  F1 weighted 0.9023  F1 macro 0.8923  trained in 0:01",
+        str(run_dir),
+    ]
+    assert "test accuracy" not in proc.stderr
     run = RunStore(env["runs"]).get("latest")
     assert run.state == "completed" and run.config.train.epochs == 2
 
@@ -210,14 +215,15 @@ def test_run_in_process_uses_the_engine_and_overrides(env: dict[str, Path], caps
     assert run_dir.parent == env["root"] / "other"
     assert RunStore(run_dir.parent).get("latest").config.model.dropout == 0.25
     assert "\r" not in captured.err  # capsys is not a TTY
-    assert captured.out.strip().splitlines() == [str(run_dir)]
+    assert captured.out.strip().splitlines()[0].startswith("done: test accuracy 0.9123")
+    assert len(captured.out.strip().splitlines()) == 2 and "done:" not in captured.err
 
 
 def test_run_failed_exits_1_and_still_prints_the_folder(env: dict[str, Path]) -> None:
     proc = run_sub(["run", str(env["ok"])], env, mode="fail")
     assert proc.returncode == 1
     assert "run failed: loss became NaN" in proc.stderr
-    assert Path(proc.stdout.strip().splitlines()[-1]).is_dir()
+    assert [Path(line).is_dir() for line in proc.stdout.strip().splitlines()] == [True]  # the folder only
     assert RunStore(env["runs"]).get("latest").state == "failed"
 
 
@@ -264,6 +270,7 @@ def test_ctrl_c_stops_the_run_and_exits_130(env: dict[str, Path]) -> None:
     run = RunStore(env["runs"]).get("latest")
     assert run.state == "stopped"
     assert out.strip().splitlines()[-1] == str(run.path)
+    assert out.strip().splitlines()[0].startswith("stopped after ") and "test accuracy" in out.splitlines()[0]
 
 
 def test_sigint_handler_is_restored_after_the_run(env: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
@@ -543,3 +550,23 @@ def test_image_size_as_one_number_in_toml_and_set(env: dict[str, Path], capsys: 
     assert main(["presets", "save", "sq", "--from", str(env["ok"]), "--set", "data.image_size=24"]) == 0
     saved = Path(capsys.readouterr().out.strip())
     assert tomllib.loads(saved.read_text(encoding="utf-8"))["data"]["image_size"] == [24, 24]
+
+
+def test_readme_ablate_example_has_a_plain_baseline(env: dict[str, Path], capsys: pytest.CaptureFixture,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's `ablate` line: the baseline is the plain preset, then + bn, then + dropout."""
+    import shlex
+
+    import cnn_tui.core.engine.trainer as trainer
+
+    monkeypatch.setattr(trainer, "train", support.fake_train)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    (line,) = [x for x in readme.splitlines() if x.startswith("cnn-tui ablate ")]
+    argv = shlex.split(line.split("  #")[0])[1:]
+    assert main([*argv, "--set", "train.epochs=1"]) == 0
+    out = capsys.readouterr().out
+    runs = sorted(RunStore(env["runs"]).list(), key=lambda r: r.tags["trial"])
+    assert [r.tags["group"] for r in runs] == ["baseline", "+ bn", "+ dropout"]
+    toggles = [(r.config.model.batch_norm, r.config.model.dropout) for r in runs]
+    assert toggles == [(False, 0.0), (True, 0.0), (True, 0.3)]
+    assert "baseline" in out and out.strip().splitlines()[-1].startswith(str(env["runs"] / "experiments"))

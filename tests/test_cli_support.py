@@ -84,10 +84,12 @@ def fake_train(config, on_event=None, stop=None, *, runs_dir=None, name=None, pa
 
 
 def install() -> None:
-    """Put the fake over the engine's train (in this process)."""
+    """Put the fake over the engine's train (in this process), also for experiments' trials."""
     import cnn_tui.core.engine as engine
+    import cnn_tui.core.engine.trainer as trainer
 
     engine.train = fake_train
+    trainer.train = fake_train
 
 
 if __name__ == "__main__":

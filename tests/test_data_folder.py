@@ -159,3 +159,53 @@ def test_lazy_decode_failure_gives_zeros(tmp_path):
     assert out[0].min() == 255 and out[1].max() == 0 and fi.failed == 1
     with pytest.raises(IndexError):
         fi[2]
+
+
+def test_skipped_files_are_named_relative_to_the_folder(tmp_path):
+    root = _tree(tmp_path / "pets")
+    for name in ("cats/zero.jpg", "cats/empty.png", "dogs/a.png", "dogs/b.png", "dogs/c.png"):
+        (root / name).write_bytes(b"" if "e" in name else b"\x89PNG not really" * 4)
+    d = load_dataset(DataConfig(dataset=f"folder:{root}", image_size=(8, 8)))
+    assert d.skipped == 5
+    assert sorted(d.skipped_files) == ["cats/empty.png", "cats/zero.jpg", "dogs/a.png", "dogs/b.png", "dogs/c.png"]
+    warning = d.skipped_warning()
+    assert warning.startswith("5 unreadable image files skipped")
+    named = [f for f in d.skipped_files if f in warning]
+    assert len(named) == 3 and warning.endswith("and 2 more") and "\n" not in warning
+    one = _tree(tmp_path / "one")
+    (one / "cats" / "bad.png").write_bytes(b"")
+    assert load_dataset(DataConfig(dataset=f"folder:{one}", image_size=(8, 8))).skipped_warning() == (
+        "1 unreadable image file skipped (empty, corrupt, truncated or too large): cats/bad.png"
+    )
+    clean = load_dataset(DataConfig(dataset=f"folder:{_tree(tmp_path / 'clean')}", image_size=(8, 8)))
+    assert clean.skipped_warning() is None
+
+
+def test_prefix_files_without_a_label_are_not_called_unreadable(tmp_path):
+    root = tmp_path / "weather"
+    for i, n in enumerate(["shine1.png", "shine2.png", "shine3.png", "rain1.png", "rain2.png", "rain3.png", "123.png"]):
+        _img(root / n, (i * 20, 100, 50))
+    (root / "rain9.png").write_bytes(b"")
+    d = load_dataset(DataConfig(dataset=f"folder:{root}", labels_from="prefix", image_size=(8, 8), test_split=0.34))
+    assert d.skipped == 2
+    warning = d.skipped_warning()
+    assert "1 unreadable image file skipped" in warning and "rain9.png" in warning
+    assert "1 file without a letter prefix skipped: 123.png" in warning
+
+
+def test_a_class_with_no_readable_image_is_bad_input(tmp_path):
+    root = _tree(tmp_path / "pets")
+    for i in range(3):
+        (root / "birds" / f"b{i}.png").parent.mkdir(exist_ok=True)
+        (root / "birds" / f"b{i}.png").write_bytes(b"")
+    with pytest.raises(DataError, match=r"class .birds. has no readable images \(3 files, e.g. birds/b0.png:"):
+        load_dataset(DataConfig(dataset=f"folder:{root}", image_size=(8, 8)))
+    truncated = _tree(tmp_path / "trunc")
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 40), (9, 90, 200)).save(buf, "PNG")
+    for i in range(2):  # headers read fine; decoding fails
+        path = truncated / "fish" / f"f{i}.png"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    with pytest.raises(DataError, match="class 'fish' has no readable images"):
+        load_dataset(DataConfig(dataset=f"folder:{truncated}", image_size=(8, 8)))

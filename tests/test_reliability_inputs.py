@@ -222,3 +222,28 @@ def test_resuming_a_damaged_or_foreign_run_is_one_line(tmp_path, capsys, ref, fr
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and fragment in err, err
     assert {str(p): p.read_bytes() for p in sorted(runs.rglob("*")) if p.is_file()} == before
+
+
+# ---------------------------------------------------------------------------------------
+# A scraped folder with some unreadable files: skipped, named, and the run goes on
+
+
+def test_unreadable_images_are_skipped_with_one_warning_naming_them(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "scraped"
+    for cls, color in (("cats", (200, 10, 10)), ("dogs", (10, 200, 10))):
+        for i in range(8):
+            _png(root / cls / f"{i}.png", color)
+    for name in ("cats/empty.png", "cats/junk.jpg", "dogs/half.png", "dogs/zz.png"):
+        (root / name).write_bytes(b"" if "empty" in name else b"\x89PNG garbage" * 9)
+    _truncated(root / "dogs" / "half.png")
+    runs = tmp_path / "runs"
+    code = main(["run", "digits-quick", "--runs-dir", str(runs), "--set", f"data.dataset=folder:{root}",
+                 "--set", "data.image_size=[8, 8]", "--set", "train.epochs=1", "--set", "data.validation_split=0"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    warnings = [line for line in captured.err.splitlines() if line.startswith("warning:")]
+    assert warnings == ["warning: 4 unreadable image files skipped (empty, corrupt, truncated or too large): "
+                        "cats/empty.png, cats/junk.jpg, dogs/half.png and 1 more"], captured.err
+    (run,) = RunStore(runs).list()
+    assert run.state == "completed" and captured.out.strip().splitlines()[-1] == str(run.path)

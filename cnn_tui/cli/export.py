@@ -48,6 +48,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if fmt is None:
         fmt = (tables.format_for_path(args.output) if args.output else None) or "md"
     store = RunStore(runs_dir(args))
+    if args.experiment is not None and not args.experiment.strip():
+        raise CliError("--experiment: give an experiment folder, name, short id or 'latest'")
     experiment = args.experiment or _experiment_ref(store, args.runs)
     if experiment is not None:
         if args.experiment and args.runs:

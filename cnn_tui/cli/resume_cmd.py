@@ -37,6 +37,15 @@ def cmd_resume(args: argparse.Namespace) -> int:
     store = RunStore(runs_dir(args))
     run = store.get(args.run)
     run.config  # noqa: B018 - a damaged config.toml is bad input: fail before importing TF
+    from cnn_tui.core.engine.trainer import check_resumable
+    from cnn_tui.core.errors import RunStoreError
+
+    check_resumable(run)  # completed, running, no checkpoint...: one line before TF
+    from cnn_tui.core.results.store import history_problem
+
+    problem = run.checkpoint_problem() or history_problem(run.path)
+    if problem:
+        raise RunStoreError(f"run {run.run_id} cannot be resumed: {problem}")
     from cnn_tui.core import engine
 
     progress = Progress(sys.stderr)

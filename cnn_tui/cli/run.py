@@ -1,6 +1,7 @@
 """``cnn-tui run SPEC``: train one experiment headless.
 
-Progress and diagnostics go to stderr; the run folder is the last line on stdout.
+Progress and diagnostics go to stderr; the result (one summary line) and the run folder,
+last, go to stdout.
 Ctrl+C once stops after the current batch (the run is stored as ``stopped``, exit 130);
 twice quits at once.
 """
@@ -46,12 +47,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def check_dataset(config: Any, source: str | None = None) -> None:
-    """Fail fast on an unknown dataset, before the engine imports TensorFlow."""
+    """Fail fast on an unknown dataset, an architecture that does not fit its images or a
+    run too big for the memory, before the engine imports TensorFlow or reads the images."""
     from cnn_tui.core.data import dataset_info
     from cnn_tui.core.errors import CnnTuiError
+    from cnn_tui.core.models.memory import check_memory
 
     try:
-        dataset_info(config.data.dataset, config.data)
+        info = dataset_info(config.data.dataset, config.data)
+        if info.image_shape and (info.num_classes or 0) >= 2:  # the data layer words the other cases
+            images = (info.train_count or 0) + (info.test_count or 0)
+            check_memory(config, info.image_shape, info.num_classes, images=images)
     except CnnTuiError as exc:
         if source and not str(exc).startswith(source):
             raise type(exc)(f"{source}: {exc}") from None
@@ -82,7 +88,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def report(result: Any, *, interrupted: bool = False) -> int:
-    """Summary to stderr, run folder to stdout (last line); the exit code."""
+    """The summary line, then the run folder (the last line), on stdout; the exit code.
+
+    A failed run's error is a diagnostic (stderr); stdout then holds only the folder.
+    """
     metrics = result.metrics or {}
     run_dir = Path(result.run_dir) if result.run_dir is not None else None
     if result.status == "failed":
@@ -105,7 +114,7 @@ def report(result: Any, *, interrupted: bool = False) -> int:
     epochs = metrics.get("epochs_completed")
     if result.status == "stopped" and epochs is not None:
         label = f"stopped after {epochs} epoch{'s' if epochs != 1 else ''}"
-    info(f"{label}: " + ("  ".join(parts) if parts else "no test metrics"))
+    out(f"{label}: " + ("  ".join(parts) if parts else "no test metrics"))
     if run_dir is not None:
         out(str(run_dir))
     if result.status == "stopped":

@@ -43,9 +43,23 @@ def _config_or_none(run: Any):
         return None
 
 
+def _config_problem(run: Any) -> str | None:
+    """Why the run's config.toml cannot be read (one line), or None."""
+    from cnn_tui.core.errors import CnnTuiError
+
+    try:
+        run.config  # noqa: B018 - reading it is the check
+    except CnnTuiError as exc:
+        return str(exc)
+    return None
+
+
 def _summary(run: Any) -> dict[str, Any]:
     config = _config_or_none(run)
     metrics = run.metrics or {}
+    state, error = run.state, run.error
+    if config is None and state != "damaged":  # a run without a readable config cannot be rerun or resumed
+        state, error = "damaged", _config_problem(run)
     epochs_done = metrics.get("epochs_completed")
     if epochs_done is None and run.state != "damaged":
         epochs_done = len(run.history())
@@ -53,14 +67,14 @@ def _summary(run: Any) -> dict[str, Any]:
         "id": run.short_id,
         "run_id": run.run_id,
         "name": run.name,
-        "state": run.state,
+        "state": state,
         "dataset": config.data.dataset if config is not None else None,
         "epochs": epochs_done,
         "epochs_planned": config.train.epochs if config is not None else None,
         "test_accuracy": metrics.get("test_accuracy"),
         "created": run.created,
         "path": str(run.path),
-        "error": run.error,
+        "error": error,
     }
 
 
@@ -136,6 +150,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     ]
     if run.error:
         lines.append(f"error     {' '.join(str(run.error).split())}")
+    for problem in [_config_problem(run), *run.metrics_problems]:
+        if problem:
+            lines.append(f"damaged   {' '.join(problem.split())}")
     if run.tags:
         lines.append("tags      " + ", ".join(f"{k}={v}" for k, v in run.tags.items()))
     if config is not None:

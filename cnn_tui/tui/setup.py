@@ -433,11 +433,11 @@ class SetupScreen(Screen):
         if input_shape is None:
             return None
         try:
-            from cnn_tui.core.models import plan_shapes
+            from cnn_tui.core.models.memory import check_memory
         except ImportError:
             return None
         try:
-            return plan_shapes(config.model, input_shape, num_classes)
+            return check_memory(config, input_shape, num_classes)  # the shape plan, or too big for the memory
         except CnnTuiError as exc:
             self.plan_error = str(exc)
             return None

@@ -103,7 +103,7 @@ async def test_metrics_come_first_at_80_columns(runs_dir):
     from cnn_tui.core.results.table import METRIC_COLUMNS
 
     app = ScreenApp(lambda: RunsScreen(runs_dir))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24)):
         screen = app.screen
         table = screen.query_one(DataTable)
         assert await wait_for(lambda: table.row_count == 6)

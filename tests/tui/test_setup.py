@@ -375,7 +375,7 @@ async def test_every_config_key_is_settable_in_the_form(make_app):
     from cnn_tui.tui.widgets.config_fields import NOT_IN_FORM
 
     app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE):
         assert await wait_for(lambda: _ready(app))
         setup = app.setup_screen
         assert not setup.query("#advanced-fields")  # nothing of it before it is asked for
@@ -437,3 +437,22 @@ async def test_own_block_list_in_the_form_and_back_to_a_named_architecture(make_
         assert await wait_for(lambda: blocks.control.value == "")
         assert await wait_for(lambda: (c := setup.build_config()[0]) is not None and c.model.blocks is None
                               and c.model.architecture == "tiny")
+
+
+async def test_a_run_too_big_for_the_memory_is_reported_and_refused(make_app, monkeypatch):
+    from cnn_tui.core.models import memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 64 << 20)  # a 64 MB machine
+    engine = FakeEngine()
+    app = make_app(engine)
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(lambda: _ready(app))
+        app.setup_screen.field("train.batch_size").control.value = "65536"
+        assert await wait_for(lambda: "not enough memory" in (app.setup_screen.plan_error or ""))
+        assert "train.batch_size = 65536" in app.setup_screen.plan_error
+        await pilot.press("f5")
+        assert await wait_for(
+            lambda: any(n.severity == "error" and n.title == "Not training" and "memory" in n.message
+                        for n in app._notifications)
+        )
+        assert engine.calls == []

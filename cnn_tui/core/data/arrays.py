@@ -79,7 +79,7 @@ def _shape_ok(spec: str, key: str, shape: tuple[int, ...]) -> None:
 
 
 def _dtype_ok(spec: str, key: str, dtype: np.dtype) -> None:
-    if not (dtype == bool or np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
+    if not (np.issubdtype(dtype, np.bool_) or np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
         raise DataError(f"{spec}: {key} has unsupported dtype {dtype} (use uint8, integers or floats)")
 
 

@@ -200,17 +200,17 @@ def _root(spec: str, path: str) -> Path:
     return root
 
 
-def scan(spec: str, path: str, labels_from: str) -> tuple[Path, list[tuple[str, str]], int]:
-    """(root, [(file, class name)], unlabeled count) without opening any file."""
+def scan(spec: str, path: str, labels_from: str) -> tuple[Path, list[tuple[str, str]], list[str]]:
+    """(root, [(file, class name)], [unlabeled file]) without opening any file."""
     root = _root(spec, path)
     entries: list[tuple[str, str]] = []
-    unlabeled = 0
+    unlabeled: list[str] = []
     exts = "/".join(sorted(e.lstrip(".") for e in IMAGE_EXTS))
     if labels_from == "prefix":
         for f in _visible_files(root):
             label = prefix_label(f.stem)
             if label is None:
-                unlabeled += 1
+                unlabeled.append(str(f))
             else:
                 entries.append((str(f), label))
         if not entries:
@@ -230,10 +230,26 @@ def scan(spec: str, path: str, labels_from: str) -> tuple[Path, list[tuple[str, 
     return root, entries, unlabeled
 
 
-def _check_classes(spec: str, labels: list[str]) -> list[str]:
-    names = sorted(set(labels))
+def _relative(root: Path, path: str) -> str:
+    """``path`` relative to the dataset folder, with '/' separators (for messages)."""
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _check_classes(spec: str, root: Path, entries: list[tuple[str, str]], ok: list[bool]) -> list[str]:
+    """The sorted class names of the readable files; DataError when none is readable, when a
+    class found in the tree has no readable file left, or when fewer than 2 classes remain."""
+    names = sorted({lab for (_, lab), good in zip(entries, ok) if good})
     if not names:
         raise DataError(f"{spec}: {NO_READABLE}")
+    for cls in sorted({lab for _, lab in entries} - set(names)):
+        files = [p for p, lab in entries if lab == cls]
+        raise DataError(
+            f"{spec}: class '{cls}' has no readable images ({len(files)} file{'s' if len(files) != 1 else ''}, "
+            f"e.g. {_relative(root, files[0])}: empty, corrupt, truncated or too large)"
+        )
     if len(names) < 2:
         raise DataError(f"{spec}: needs at least 2 classes, found 1: '{names[0]}'")
     return names
@@ -280,28 +296,33 @@ def _decode_all(paths: list[str], size: tuple[int, int], mode: str) -> tuple[np.
 
 def load_folder(spec: str, path: str, cfg: Any) -> Dataset:
     """Load a ``folder:PATH`` dataset and split it per class (seeded)."""
-    root, entries, skipped = scan(spec, path, cfg.labels_from)
+    root, entries, unlabeled = scan(spec, path, cfg.labels_from)
     modes = _probe_all([p for p, _ in entries])
-    good = [(e, m) for e, m in zip(entries, modes) if m is not None]
-    skipped += len(entries) - len(good)
-    _check_classes(spec, [lab for (_, lab), _ in good])
-    mode = _pick_mode(cfg.color_mode, (m for _, m in good))
+    readable = [m is not None for m in modes]
+    _check_classes(spec, root, entries, readable)
+    bad = [p for (p, _), ok in zip(entries, readable) if not ok]
+    entries = [e for e, ok in zip(entries, readable) if ok]
+    mode = _pick_mode(cfg.color_mode, (m for m in modes if m is not None))
     size = tuple(int(v) for v in (cfg.image_size or DEFAULT_SIZE))
-    paths = [p for (p, _), _ in good]
-    labels = [lab for (_, lab), _ in good]
+    paths = [p for p, _ in entries]
+    labels = [lab for _, lab in entries]
     c = 1 if mode == "L" else 3
     if len(paths) * size[0] * size[1] * c > LAZY_BYTES:
         x: Any = FileImages(paths, size, mode)  # type: ignore[arg-type]
     else:
         x, ok = _decode_all(paths, size, mode)  # type: ignore[arg-type]
-        skipped += int((~ok).sum())
         if not ok.all():
+            _check_classes(spec, root, entries, ok.tolist())
+            bad += [p for p, k in zip(paths, ok) if not k]
             x = x[ok]
             labels = [lab for lab, k in zip(labels, ok) if k]
-    names = _check_classes(spec, labels)
+    names = sorted(set(labels))
     index = {n: i for i, n in enumerate(names)}
     y = np.array([index[lab] for lab in labels], dtype=np.int64)
-    return finalize(spec, str(root), names, x, y, None, None, cfg, skipped=skipped, resize=False)
+    skipped_files = sorted(_relative(root, p) for p in bad)
+    unlabeled_files = sorted(_relative(root, p) for p in unlabeled)
+    return finalize(spec, str(root), names, x, y, None, None, cfg, skipped=len(bad) + len(unlabeled),
+                    skipped_files=skipped_files, unlabeled_files=unlabeled_files, resize=False)  # fmt: skip
 
 
 def folder_info(spec: str, path: str, cfg: Any = None) -> DatasetInfo:

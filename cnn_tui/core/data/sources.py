@@ -9,6 +9,7 @@ from cnn_tui.core.errors import DataError
 from .arrays import arrays_info, load_arrays
 from .builtin import BUILTINS, builtin_info, load_builtin
 from .folder import folder_info, load_folder
+from .split import check_image_size
 from .types import Dataset, DatasetInfo
 
 ALLOWED = [*BUILTINS, "folder:PATH", "arrays:PATH"]
@@ -36,6 +37,7 @@ def load_dataset(cfg: Any) -> Dataset:
     """Load and split the dataset that ``cfg`` (a DataConfig) names. Raises DataError."""
     cfg = _data_cfg(cfg)
     kind, arg = parse_spec(cfg.dataset)
+    check_image_size(cfg.image_size)
     spec = str(cfg.dataset).strip()
     if kind == "builtin":
         return load_builtin(arg, cfg)

@@ -120,14 +120,43 @@ def planned_counts(train_count: int | None, test_count: int | None, cfg: Any) ->
     return train - val, val, test
 
 
+def check_image_size(image_size: Any) -> None:
+    """DataError unless ``data.image_size`` is None or two sizes of at least 1 pixel."""
+    if image_size is None:
+        return
+    try:
+        h, w = (int(v) for v in image_size)
+    except (TypeError, ValueError):
+        return  # the config schema reports a value of the wrong type
+    if h < 1 or w < 1:
+        raise DataError(f"data.image_size = [{h}, {w}]: height and width must be at least 1 pixel")
+
+
+def _check_fits(n: int, h: int, w: int, c: int) -> None:
+    """DataError when ``n`` resized images would not fit in the memory available now."""
+    from cnn_tui.core.models import memory  # noqa: PLC0415 - pure Python, no TensorFlow
+
+    need, limit = n * h * w * c, memory.available_memory()
+    if limit and need > limit:
+        raise DataError(
+            f"data.image_size = [{h}, {w}]: {n} resized images need {memory.fmt_bytes(need)} of memory, and "
+            f"{memory.fmt_bytes(limit)} is available; lower data.image_size or data.train_limit"
+        )
+
+
 def resize_images(x: np.ndarray, size: tuple[int, int] | None, chunk: int = 4096) -> np.ndarray:
-    """Resize a uint8 (N, H, W, C) array to ``size`` = (H, W) with Pillow (bilinear), in chunks."""
+    """Resize a uint8 (N, H, W, C) array to ``size`` = (H, W) with Pillow (bilinear), in chunks.
+
+    DataError (before allocating) when the result would not fit in the memory available.
+    """
     if size is None or not isinstance(x, np.ndarray) or x.ndim != 4 or tuple(x.shape[1:3]) == tuple(size):
         return x
     from PIL import Image  # noqa: PLC0415
 
+    check_image_size(size)
     h, w = int(size[0]), int(size[1])
     n, _, _, c = x.shape
+    _check_fits(n, h, w, c)
     out = np.empty((n, h, w, c), dtype=np.uint8)
     modes = {1: "L", 3: "RGB", 4: "RGBA"}
     for start in range(0, n, chunk):
@@ -155,6 +184,8 @@ def finalize(
     cfg: Any,
     *,
     skipped: int = 0,
+    skipped_files: tuple[str, ...] = (),
+    unlabeled_files: tuple[str, ...] = (),
     resize: bool = True,
 ) -> Dataset:
     """Split (test if needed, limits, validation), optionally resize, and build the Dataset.
@@ -206,4 +237,6 @@ def finalize(
         x_test=xs[2],
         y_test=y_test_all[test_idx],
         skipped=int(skipped),
+        skipped_files=tuple(skipped_files),
+        unlabeled_files=tuple(unlabeled_files),
     )

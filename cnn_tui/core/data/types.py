@@ -27,6 +27,25 @@ class Dataset:
     x_test: Any
     y_test: np.ndarray
     skipped: int = 0
+    """Files left out: ``skipped_files`` plus ``unlabeled_files`` (folder datasets)."""
+    skipped_files: tuple[str, ...] = ()
+    """Unreadable image files (empty, corrupt, truncated, too large), relative to the folder."""
+    unlabeled_files: tuple[str, ...] = ()
+    """Files whose name gives no class (``labels_from = "prefix"`` without a letter prefix)."""
+
+    def skipped_warning(self, shown: int = 3) -> str | None:
+        """One line naming the first ``shown`` skipped files of each kind and the counts; None if none."""
+        parts = []
+        for files, what in ((self.skipped_files, "unreadable image file{s} skipped (empty, corrupt, truncated or "
+                                                 "too large)"),
+                            (self.unlabeled_files, "file{s} without a letter prefix skipped")):
+            if files:
+                names = ", ".join(files[:shown])
+                more = f" and {len(files) - shown} more" if len(files) > shown else ""
+                parts.append(f"{len(files)} {what.format(s='s' if len(files) != 1 else '')}: {names}{more}")
+        if not parts and self.skipped:
+            parts.append(f"{self.skipped} unreadable image file{'s' if self.skipped != 1 else ''} skipped")
+        return "; ".join(parts) or None
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

@@ -55,7 +55,15 @@ def _load(run: "RunInfo"):
     if preds is None or "probs" not in preds or "labels" not in preds:
         raise CnnTuiError(f"run {run.run_id} ({run.state}) has no test predictions (predictions.npz); "
                           "only evaluated runs can join an ensemble")
-    return np.asarray(preds["probs"], dtype=np.float64), np.asarray(preds["labels"])
+    probs, labels = np.asarray(preds["probs"]), np.asarray(preds["labels"])
+    file = run.path / "predictions.npz"
+    if probs.ndim != 2 or probs.dtype.kind not in "fiu" or not len(probs):
+        raise CnnTuiError(f"{file}: probs must be an (images x classes) array of numbers, found {probs.dtype} "
+                          f"{probs.shape}")
+    if labels.shape != (len(probs),) or labels.dtype.kind not in "iu":
+        raise CnnTuiError(f"{file}: labels must be {len(probs)} integers (one per row of probs), found "
+                          f"{labels.dtype} {labels.shape}")
+    return probs.astype(np.float64), labels
 
 
 def ensemble(runs: list["RunInfo"]) -> EnsembleResult:

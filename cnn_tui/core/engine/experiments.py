@@ -22,6 +22,7 @@ Plans and their expansion live in :mod:`cnn_tui.core.engine.plan`; the results t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -31,7 +32,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from cnn_tui.core.config import ExperimentConfig, load_config, save_config
 from cnn_tui.core.engine import trainer
@@ -101,7 +102,27 @@ def _create_dir(runs_dir: Path, name: str) -> Path:
     raise RunStoreError(f"{root}: could not create a unique experiment folder")  # pragma: no cover
 
 
+# The keys of a progress.json trial entry that readers rely on, with their types (None allowed).
+_TRIAL_TYPES: dict[str, tuple[type, ...]] = {
+    "trial_id": (str,), "state": (str,), "run_id": (str,), "run_dir": (str,), "group": (str,),
+    "group_index": (int,), "seed": (int,), "seconds": (int, float), "metrics": (dict,), "error": (str,),
+}  # fmt: skip
+
+
+def _trial_problem(entry: Any) -> str | None:
+    """Why a progress.json trial entry cannot be trusted (a tampered file), or None."""
+    if not isinstance(entry, dict):
+        return f"{entry!r} is not an object"
+    for key, types in _TRIAL_TYPES.items():
+        value = entry.get(key)
+        if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
+            return f"{key} = {value!r} should be {types[0].__name__}"
+    return None
+
+
 def read_progress(exp_dir: Path) -> dict[str, Any]:
+    """progress.json of an experiment folder; RunStoreError (one line) if it is unreadable or
+    a trial entry has a key of the wrong type."""
     file = Path(exp_dir) / PROGRESS_FILE
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
@@ -109,6 +130,10 @@ def read_progress(exp_dir: Path) -> dict[str, Any]:
             raise ValueError("not an experiment progress object")
     except (OSError, ValueError) as exc:
         raise RunStoreError(f"{file}: cannot read experiment progress ({exc})") from None
+    for i, entry in enumerate(data["trials"], start=1):
+        problem = _trial_problem(entry)
+        if problem:
+            raise RunStoreError(f"{file}: damaged trial entry {i}: {problem}")
     return data
 
 
@@ -129,8 +154,13 @@ def list_experiments(runs_dir: str | os.PathLike | None = None) -> list[Path]:
 def find_experiment(ref: str | os.PathLike, runs_dir: str | os.PathLike | None = None) -> Path:
     """An experiment folder by path, folder name, short id, unique substring or ``latest``."""
     path = Path(ref)
-    if path.is_dir() and (path / PROGRESS_FILE).is_file():
-        return path
+    if not str(ref).strip():
+        raise RunStoreError("empty experiment name: give an experiment folder, name, short id or 'latest'")
+    try:
+        if path.is_dir() and (path / PROGRESS_FILE).is_file():
+            return path
+    except (OSError, ValueError):  # a name the OS refuses (too long...) is just not a folder
+        pass
     found = list_experiments(runs_dir)
     root = resolve_runs_dir(runs_dir) / EXPERIMENTS_DIR
     if not found:
@@ -231,7 +261,59 @@ def run_experiment(
     ``skip`` ends only the current trial (stored ``skipped``, trained again on resume) and
     the study goes on; it is cleared as each trial starts.
     ``train_fn`` replaces :func:`trainer.train` (same signature; the TUI's engine).
+
+    Resuming holds an exclusive lock on the experiment folder: a second process (or
+    thread) resuming the same experiment at the same time is refused with RunStoreError
+    instead of training the same trials again.
     """
+    args = dict(runs_dir=runs_dir, on_event=on_event, on_trial=on_trial, stop=stop, experiment_dir=experiment_dir,
+                name=name, pause=pause, train_fn=train_fn, skip=skip)
+    if experiment_dir is not None and (Path(experiment_dir) / PLAN_FILE).is_file():
+        with _exclusive(Path(experiment_dir)):
+            return _run_experiment(base_config, plan, **args)
+    return _run_experiment(base_config, plan, **args)
+
+
+@contextlib.contextmanager
+def _exclusive(exp_dir: Path) -> Iterator[None]:
+    """Hold an exclusive, non-blocking flock on the experiment folder itself (no lock file
+    is written; the lock goes with the process, so a crash never leaves it locked);
+    RunStoreError if another process or thread holds it."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: the pid check in progress.json remains
+        yield
+        return
+    try:
+        fd = os.open(exp_dir, os.O_RDONLY)
+    except OSError as exc:
+        raise RunStoreError(f"{exp_dir}: cannot open the experiment folder ({exc.strerror or exc})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise RunStoreError(
+                f"experiment {exp_dir.name} is still running (another process is resuming it)"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _run_experiment(
+    base_config: ExperimentConfig | None,
+    plan: Plan | dict[str, Any] | None,
+    *,
+    runs_dir: str | os.PathLike | None,
+    on_event: Callable[[Any], None] | None,
+    on_trial: Callable[[TrialEvent], None] | None,
+    stop: threading.Event | None,
+    experiment_dir: str | os.PathLike | None,
+    name: str | None,
+    pause: threading.Event | None,
+    train_fn: Callable[..., Any] | None,
+    skip: threading.Event | None,
+) -> Path:
     stop = stop or threading.Event()
     skip = skip or threading.Event()
     trial_stop = _TrialStop(stop, skip)
@@ -333,19 +415,20 @@ def preflight(trials: list[Trial], base: ExperimentConfig | None = None) -> None
     distinct data config is described once (:func:`~cnn_tui.core.data.check_dataset`: no
     image decoded; a folder without class folders, an empty or missing folder, unreadable
     arrays, an unknown dataset fail here), every distinct (data, model) pair is planned
-    (:func:`~cnn_tui.core.models.plan_shapes`: an architecture the image size cannot take).
+    (:func:`~cnn_tui.core.models.memory.check_memory`: an architecture the image size cannot take, or
+    a run that cannot fit in memory).
 
     The CnnTuiError names the group, unless the problem is in ``base`` itself (the
     trial's data -- and, for a shape, model -- are the base config's).
     """
     from cnn_tui.core.data import check_dataset
-    from cnn_tui.core.models import plan_shapes
+    from cnn_tui.core.models.memory import check_memory
 
     infos: dict[str, Any] = {}
     checked: set[str] = set()
     for t in trials:
         data_key = t.config.data.model_dump_json()
-        key = data_key + t.config.model.model_dump_json()
+        key = data_key + t.config.model.model_dump_json() + t.config.train.model_dump_json()
         if key in checked:
             continue
         checked.add(key)
@@ -358,7 +441,8 @@ def preflight(trials: list[Trial], base: ExperimentConfig | None = None) -> None
         info = infos[data_key]
         try:
             if info.image_shape and info.num_classes:
-                plan_shapes(t.config.model, info.image_shape, info.num_classes)
+                images = (info.train_count or 0) + (info.test_count or 0)
+                check_memory(t.config, info.image_shape, info.num_classes, images=images)
         except CnnTuiError as exc:
             raise _in_group(exc, t, own_data and t.config.model == base.model) from None
 

@@ -331,13 +331,14 @@ def _prepare(config: ExperimentConfig, emit: Callable[[Event], None], checkpoint
     does not load leaves ``model`` None and the reason in ``load_error``."""
     from cnn_tui.core.data import channel_stats, load_dataset
     from cnn_tui.core.engine.device import configure_devices, describe_device, strategy_for
-    from cnn_tui.core.models import load_model, plan_shapes
+    from cnn_tui.core.models import load_model
+    from cnn_tui.core.models.memory import check_memory
     from cnn_tui.core.tfimport import import_tf
 
     dataset = load_dataset(config.data)
     if dataset.skipped:
-        emit(Log("warning", f"{dataset.skipped} unreadable image file(s) skipped"))
-    plan_shapes(config.model, dataset.image_shape, dataset.num_classes)
+        emit(Log("warning", dataset.skipped_warning()))
+    check_memory(config, dataset.image_shape, dataset.num_classes)  # plans the model; the images are loaded
     import_tf()
     import keras
 

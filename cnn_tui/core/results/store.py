@@ -28,6 +28,7 @@ import secrets
 import socket
 import tempfile
 import tomllib
+import zipfile
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
@@ -128,17 +129,27 @@ def _fmt(value: Any) -> Any:
 def read_history(path: Path) -> list[dict[str, Any]]:
     """Rows of ``path/history.csv`` as dicts of floats (epoch as int); [] if absent.
 
-    A torn last line (a process killed mid-write) is ignored.
+    A torn last line (a process killed mid-write) is ignored, and so is any line that is
+    not an epoch row (a tampered or damaged file: bytes that are not UTF-8, text that is not
+    CSV): readers show the epochs that are there, never fail on the rest.
     """
     file = path / "history.csv"
-    if not file.exists():
+    try:
+        with open(file, encoding="utf-8", errors="replace", newline="") as handle:
+            lines = handle.readlines()
+    except OSError:  # absent, a folder, unreadable
         return []
-    with open(file, encoding="utf-8", newline="") as handle:
-        lines = handle.readlines()
     if lines and not lines[-1].endswith("\n"):
         lines.pop()  # every row is written with its newline: one without it is torn
     rows: list[dict[str, Any]] = []
-    for raw in csv.DictReader(lines):
+    reader = csv.DictReader(lines)
+    while True:
+        try:
+            raw = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:  # e.g. a field over csv's size limit: skip that line
+            continue
         try:
             row: dict[str, Any] = {"epoch": int(raw["epoch"])}
             for key in HISTORY_COLUMNS[1:]:
@@ -150,6 +161,70 @@ def read_history(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def history_problem(path: Path) -> str | None:
+    """Why ``path/history.csv`` cannot be rewritten safely (resume truncates it), or None: not
+    UTF-8, another header, or a complete line that is not an epoch row (a file edited by hand
+    or by a spreadsheet). A missing file and a torn last line are fine."""
+    file = path / "history.csv"
+    try:
+        text = file.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"{file}: cannot read ({exc.strerror or exc})"
+    except UnicodeDecodeError:
+        return f"{file}: not UTF-8 text"
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines.pop()  # torn by a kill: resume drops it
+    if not lines:
+        return None
+    if lines[0].strip() != ",".join(HISTORY_COLUMNS):
+        return f"{file}: header {lines[0].strip()[:60]!r} is not {','.join(HISTORY_COLUMNS)!r}"
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            (raw,) = list(csv.DictReader([lines[0], line]))
+            int(raw["epoch"])
+            for key in HISTORY_COLUMNS[1:]:
+                if raw.get(key) not in (None, ""):
+                    float(raw[key])
+        except (TypeError, ValueError, KeyError, csv.Error):
+            return f"{file}: line {number} is not an epoch row ({line.strip()[:40]!r})"
+    return None
+
+
+# metrics.json keys the readers format, with the types they must have; a value of another
+# type (a tampered file) is left out of RunInfo.metrics rather than failing every reader.
+_NUMBER = (int, float)
+_METRIC_TYPES: dict[str, tuple[type, ...]] = {
+    "test_loss": _NUMBER, "test_accuracy": _NUMBER, "f1_weighted": _NUMBER, "f1_macro": _NUMBER,
+    "train_seconds": _NUMBER, "epochs_completed": (int,), "params": (int,), "test_size": (int,),
+    "misclassified_count": (int,), "dataset": (str,), "device": (str,),
+    "per_class": (list,), "class_names": (list,), "confusion_matrix": (list,), "misclassified": (list,),
+    "image_shape": (list,),
+}  # fmt: skip
+
+
+def _clean_metrics(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """``data`` without the values of the wrong type; and the keys left out."""
+    clean: dict[str, Any] = {}
+    dropped: list[str] = []
+    for key, value in data.items():
+        types = _METRIC_TYPES.get(key)
+        ok = types is None or (isinstance(value, types) and not isinstance(value, bool))
+        if ok and key == "per_class":
+            value = [row for row in value if isinstance(row, dict)]
+        elif ok and key == "class_names":
+            ok = all(isinstance(n, str) for n in value)
+        elif ok and key == "image_shape":
+            ok = all(isinstance(n, int) and not isinstance(n, bool) for n in value)
+        if ok:
+            clean[key] = value
+        else:
+            dropped.append(key)
+    return clean, dropped
+
+
 class RunInfo:
     """A stored run, read lazily from its folder."""
 
@@ -157,6 +232,8 @@ class RunInfo:
         self.path = path
         self._status = status or {}
         self.damage = damage
+        self.metrics_problems: list[str] = []
+        """What :attr:`metrics` left out of a damaged metrics.json (one line each)."""
 
     def __repr__(self) -> str:
         return f"RunInfo({self.run_id!r}, state={self.state!r})"
@@ -219,15 +296,38 @@ class RunInfo:
 
     @cached_property
     def metrics(self) -> dict[str, Any] | None:
+        """metrics.json, or None if absent or unreadable; values of the wrong type are left
+        out (listed in :attr:`metrics_problems`)."""
         file = self.path / "metrics.json"
         try:
             data = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        return data if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            return None
+        clean, dropped = _clean_metrics(data)
+        if dropped:
+            self.metrics_problems = [f"{file}: ignored {', '.join(dropped)} (wrong type)"]
+        return clean
 
     def history(self) -> list[dict[str, Any]]:
         return read_history(self.path)
+
+    def checkpoint_problem(self, name: str = "checkpoint.keras") -> str | None:
+        """Why the run's checkpoint cannot be loaded (one line), or None. Cheap: checks that it
+        is a .keras zip archive with a model config and weights, without reading the weights."""
+        file = self.path / name
+        try:
+            if not zipfile.is_zipfile(file):
+                return f"{file}: not a .keras archive (truncated or damaged)"
+            with zipfile.ZipFile(file) as archive:
+                names = set(archive.namelist())
+        except (OSError, zipfile.BadZipFile) as exc:
+            return f"{file}: cannot read the checkpoint ({' '.join(str(exc).split())})"
+        missing = [n for n in ("config.json", "model.weights.h5") if n not in names]
+        if missing:
+            return f"{file}: not a Keras model archive (no {', '.join(missing)})"
+        return None
 
     def predictions(self) -> dict[str, Any] | None:
         """Arrays from predictions.npz (no pickles), or None if absent/damaged."""
@@ -236,11 +336,13 @@ class RunInfo:
         file = self.path / "predictions.npz"
         if not file.exists():
             return None
+        if not file.is_file() or not zipfile.is_zipfile(file):
+            raise RunStoreError(f"{file}: cannot read predictions (not a NumPy .npz archive)")
         try:
             with np.load(file, allow_pickle=False) as data:
                 return {k: data[k] for k in data.files}
-        except (OSError, ValueError, EOFError) as exc:
-            raise RunStoreError(f"{file}: cannot read predictions ({exc})") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError) as exc:
+            raise RunStoreError(f"{file}: cannot read predictions ({' '.join(str(exc).split())})") from None
 
 
 # The status.json keys every reader relies on, with the types they must have (None allowed).
@@ -269,6 +371,15 @@ def _status_problem(status: dict[str, Any]) -> str | None:
         if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
             return f"{key} = {value!r} should be {types[0].__name__}"
     return None
+
+
+def _is_run_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder with a status.json; False for names the OS refuses
+    (too long, NUL bytes) instead of an error: such a name is just not a run."""
+    try:
+        return path.is_dir() and (path / "status.json").exists()
+    except (OSError, ValueError):
+        return False
 
 
 class RunStore:
@@ -334,6 +445,9 @@ class RunStore:
 
     def open_writer(self, run: RunInfo) -> RunWriter:
         """A writer for an existing run (to resume it): marks it running in this process."""
+        problem = history_problem(run.path)
+        if problem:  # resume would rewrite it without the lines it cannot read
+            raise RunStoreError(f"run {run.run_id} cannot be resumed: {problem}; fix or remove that line")
         status = run.status
         remove_stale_temps(run.path)  # half-written files of the process that died
         writer = RunWriter(run.path, status)
@@ -372,9 +486,12 @@ class RunStore:
     def get(self, ref: str) -> RunInfo:
         """Find a run by folder name, path, short id, unique substring, or ``latest``."""
         ref = str(ref)
-        candidate = Path(ref)
-        if candidate.is_dir() and (candidate / "status.json").exists():
-            run = self._read(candidate)
+        if not ref.strip():
+            raise RunStoreError(
+                "empty run name: give a run folder name, short id, unique part of it, a path or 'latest'"
+            )
+        if _is_run_folder(Path(ref)):
+            run = self._read(Path(ref))
             if run is not None:
                 return run
         runs = self.list()

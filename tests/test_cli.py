@@ -328,13 +328,35 @@ def test_runs_list_table_and_json(env: dict[str, Path], capsys: pytest.CaptureFi
     assert main(["runs", "list"]) == 0
     out = capsys.readouterr().out
     lines = out.strip().splitlines()
-    assert lines[0].split() == ["ID", "NAME", "STATE", "DATASET", "EPOCHS", "TEST", "ACC", "CREATED"]
+    # metrics right after the state, as on the app's Runs screen
+    assert lines[0].split() == ["ID", "NAME", "STATE", "TEST", "ACC", "F1", "W", "EPOCHS", "DATASET", "CREATED"]
     assert len(lines) == 3 and "made0" in lines[1] and "completed" in lines[1] and "3/3" in lines[1]
     assert "0.8000" in lines[1] and "0.8100" in lines[2]
     assert main(["runs", "list", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [d["run_id"] for d in data] == [r.run_id for r in made]
     assert data[0]["test_accuracy"] == 0.8 and data[0]["dataset"] == "digits"
+
+
+def test_runs_list_sort_filter_and_config_columns(env: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
+    made = _make_runs(env["runs"], 3)
+    assert main(["runs", "list", "--sort", "test_accuracy", "--reverse", "--columns", "model.dropout"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[-1] == "model.dropout"
+    assert [line.split()[1] for line in lines[1:]] == ["made2", "made1", "made0"]
+    assert lines[1].split()[-1] == "0.2" and lines[3].split()[-1] == "0.0"
+    assert main(["runs", "list", "--filter", "made1 completed", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [d["run_id"] for d in data] == [made[1].run_id]
+    assert main(["runs", "list", "--sort", "colour"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--sort: 'colour'" in err and "test_accuracy" in err
+    assert main(["runs", "list", "--columns", "model.dropuot"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "model.dropout" in err  # did you mean
+    assert main(["runs", "list", "--filter", "nothing-like-this"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and "matches" in captured.err
 
 
 def test_runs_list_shows_crashed(env: dict[str, Path], capsys: pytest.CaptureFixture) -> None:

@@ -16,9 +16,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_runs_dir(p)
     p.set_defaults(func=cmd_list, format="table")
 
-    ls = sub.add_parser("list", help="one line per run, oldest first")
+    ls = sub.add_parser("list", help="one line per run, oldest first",
+                        description="One line per run: id, name, state, the metrics, epochs, dataset, created "
+                                    "(the order of the app's Runs screen).")
     add_runs_dir(ls)
     ls.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    ls.add_argument("--sort", metavar="COLUMN", default=None,
+                    help=f"sort by a column: {', '.join(SORTABLE)}, or a key given with --columns "
+                         "(runs without a value last)")
+    ls.add_argument("--reverse", action="store_true", help="reverse the order (descending with --sort)")
+    ls.add_argument("--filter", metavar="WORDS", default="",
+                    help="only runs whose id, name, state or dataset contain every word, e.g. 'crashed fashion'")
+    ls.add_argument("--columns", metavar="KEYS", default="",
+                    help="config keys to add as columns, comma-separated, e.g. model.dropout,train.learning_rate")
     ls.set_defaults(func=cmd_list)
 
     show = sub.add_parser("show", help="config, status, history and metrics of one run")
@@ -26,6 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_runs_dir(show)
     show.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     show.set_defaults(func=cmd_show)
+
+
+SORTABLE = ("id", "name", "state", "test_accuracy", "f1_weighted", "epochs", "dataset", "created")
+"""Columns of ``runs list`` that --sort takes (plus the --columns keys)."""
 
 
 def _store(args: argparse.Namespace):
@@ -72,41 +86,102 @@ def _summary(run: Any) -> dict[str, Any]:
         "epochs": epochs_done,
         "epochs_planned": config.train.epochs if config is not None else None,
         "test_accuracy": metrics.get("test_accuracy"),
+        "f1_weighted": metrics.get("f1_weighted"),
         "created": run.created,
         "path": str(run.path),
         "error": error,
     }
 
 
+def _config_columns(args: argparse.Namespace) -> list[str]:
+    from cnn_tui.cli.common import CliError
+    from cnn_tui.core.config import ExperimentConfig, flatten
+
+    keys = [k.strip() for k in (getattr(args, "columns", "") or "").split(",") if k.strip()]
+    known = flatten(ExperimentConfig())
+    for key in keys:
+        if key not in known:
+            import difflib
+
+            close = difflib.get_close_matches(key, list(known), n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else " (see `cnn-tui presets show digits-quick`)"
+            raise CliError(f"--columns: {key!r} is not a config key{hint}")
+    return keys
+
+
+def _select(rows: list[dict[str, Any]], args: argparse.Namespace, extra: list[str]) -> list[dict[str, Any]]:
+    """--filter, then --sort/--reverse (rows without a value stay last)."""
+    from cnn_tui.cli.common import CliError
+
+    words = (getattr(args, "filter", "") or "").lower().split()
+    if words:
+        rows = [r for r in rows
+                if all(w in " ".join(str(r.get(k) or "") for k in ("run_id", "name", "state", "dataset")).lower()
+                       for w in words)]
+    column = getattr(args, "sort", None)
+    if column:
+        if column not in (*SORTABLE, *extra):
+            raise CliError(f"--sort: {column!r} is not a column (allowed: {', '.join((*SORTABLE, *extra))})")
+
+        def key(r: dict[str, Any]) -> tuple[int, Any]:
+            v = r.get(column)
+            return (0, float(v)) if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, str(v).lower())
+
+        present = [r for r in rows if r.get(column) is not None]
+        rows = sorted(present, key=key, reverse=args.reverse) + [r for r in rows if r.get(column) is None]
+    elif getattr(args, "reverse", False):
+        rows = rows[::-1]
+    return rows
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     store = _store(args)
+    extra = _config_columns(args)
     runs = store.list()
-    rows = [_summary(r) for r in runs]
+    rows = []
+    for run in runs:
+        row = _summary(run)
+        if extra:
+            from cnn_tui.core.config import flatten
+
+            config = _config_or_none(run)
+            flat = flatten(config) if config is not None else {}
+            row.update({k: flat.get(k) for k in extra})
+        rows.append(row)
+    rows = _select(rows, args, extra)
     if getattr(args, "format", "table") == "json":
         out(json.dumps(rows, indent=2))
         return OK
-    if not rows:
+    if not runs:
         from cnn_tui.cli.common import info
 
         info(f"no runs in {store.root} (train one with `cnn-tui run digits-quick`)")
         return OK
+    if not rows:
+        from cnn_tui.cli.common import info
+
+        info(f"no run in {store.root} matches --filter {args.filter!r}")
+        return OK
+    # Metrics right after the run's identity, as on the app's Runs screen.
     table = [
         [
             r["id"],
             r["name"],
             r["state"],
-            r["dataset"] or "?",
-            f"{r['epochs'] if r['epochs'] is not None else '?'}/{r['epochs_planned'] or '?'}",
             fmt_float(r["test_accuracy"]),
+            fmt_float(r["f1_weighted"]),
+            f"{r['epochs'] if r['epochs'] is not None else '?'}/{r['epochs_planned'] or '?'}",
+            r["dataset"] or "?",
             fmt_created(r["created"]),
+            *("" if r.get(k) is None else str(r[k]) for k in extra),
         ]
         for r in rows
     ]
     out(
         columns(
-            ["ID", "NAME", "STATE", "DATASET", "EPOCHS", "TEST ACC", "CREATED"],
+            ["ID", "NAME", "STATE", "TEST ACC", "F1 W", "EPOCHS", "DATASET", "CREATED", *extra],
             table,
-            right=[False, False, False, False, True, True, False],
+            right=[False, False, False, True, True, True, False, False, *(False for _ in extra)],
         )
     )
     return OK

@@ -140,6 +140,11 @@ def test_resume_continues_a_stopped_run_without_duplicate_epochs(tmp_path):
     assert [row["epoch"] for row in history] == [1, 2, 3]
     epochs = [e.epoch for e in events if isinstance(e, EpochEnd)]
     assert epochs == [2, 3]
+    # the continuation knows the epoch before it (front ends draw the whole run) and counts its time
+    (started,) = [e for e in events if isinstance(e, RunStarted)]
+    assert started.initial_epoch == 1 and [row["epoch"] for row in started.history] == [1]
+    metrics = RunStore(tmp_path).get(first.run_id).metrics
+    assert metrics["train_seconds"] >= sum(row["seconds"] for row in history) * 0.95, (metrics, history)
 
 
 def test_resume_trusts_the_checkpoint_over_a_status_that_lags_behind(tmp_path):

@@ -115,6 +115,12 @@ class RunMonitor:
         self.sizes = (ev.train_size, ev.val_size, ev.test_size)
         self.epochs_done = getattr(ev, "initial_epoch", 0) or 0
         self._initial_steps = self.epochs_done * self.steps
+        # a resumed run: draw (and count the time of) the epochs trained before
+        self.epoch_x, self.loss, self.accuracy, self.val_loss, self.val_accuracy, self.lrs = [], [], [], [], [], []
+        self.train_seconds = 0.0
+        for row in getattr(ev, "history", ()) or ():
+            self._add_epoch_point(row.get("epoch"), row, row.get("lr"))
+            self.train_seconds += float(row.get("seconds") or 0.0)
         if self.status == "starting":
             self.status = "running"
         self._started_at = time.monotonic()
@@ -139,18 +145,26 @@ class RunMonitor:
         self.step = self.steps
         self.lr = ev.lr
         self.train_seconds += float(ev.seconds or 0.0)
-        self.epoch_x.append(float(ev.epoch))
-        self.loss.append(float(logs.get("loss", float("nan"))))
-        self.accuracy.append(float(logs.get("accuracy", float("nan"))))
-        self.val_loss.append(float(logs.get("val_loss", float("nan"))))
-        self.val_accuracy.append(float(logs.get("val_accuracy", float("nan"))))
-        self.lrs.append(float(ev.lr) if ev.lr is not None else float("nan"))
+        self._add_epoch_point(ev.epoch, logs, ev.lr)
         self.add_log(
             "info",
             f"epoch {ev.epoch}/{self.epochs}  loss {_fmt_float(logs.get('loss'))}  "
             f"acc {_fmt_float(logs.get('accuracy'))}  val_loss {_fmt_float(logs.get('val_loss'))}  "
             f"val_acc {_fmt_float(logs.get('val_accuracy'))}  lr {ev.lr:.3g}  {float(ev.seconds or 0):.1f}s",
         )
+
+    def _add_epoch_point(self, epoch: Any, logs: dict[str, Any], lr: Any) -> None:
+        def num(value: Any) -> float:
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                return float("nan")
+
+        self.epoch_x.append(num(epoch))
+        for series, key in ((self.loss, "loss"), (self.accuracy, "accuracy"), (self.val_loss, "val_loss"),
+                            (self.val_accuracy, "val_accuracy")):
+            series.append(num(logs.get(key)))
+        self.lrs.append(num(lr))
 
     def evaluated(self, ev: Any) -> None:
         self.metrics = dict(ev.metrics or {})

@@ -35,8 +35,9 @@ class FakeResumer:
         writer = RunStore(run.path.parent).open_writer(run)
         writer.truncate_history(done)
         epochs = config.train.epochs
+        earlier = tuple(RunStore(run.path.parent).get(run.run_id).history())  # as the engine sends them
         emit(RunStarted(run.run_id, run.path, run.name, "CPU (fake)", 12_345, epochs, 3, 100, 10, 30,
-                        tuple(str(i) for i in range(10)), initial_epoch=done))  # fmt: skip
+                        tuple(str(i) for i in range(10)), initial_epoch=done, history=earlier))  # fmt: skip
         for epoch in range(done + 1, epochs + 1):
             logs = {"loss": 1 / epoch, "accuracy": 0.9, "val_loss": 1 / epoch, "val_accuracy": 0.88}
             writer.append_history({"epoch": epoch, **logs, "lr": 1e-3, "seconds": 0.01})
@@ -98,6 +99,10 @@ async def test_ctrl_r_resumes_the_highlighted_run_in_place(make_app, messy_runs,
     assert after.state == "completed"
     epochs = after.config.train.epochs
     assert [row["epoch"] for row in after.history()] == list(range(1, epochs + 1))
+    # the Training screen's curves and train time cover the whole run (they showed only the
+    # resumed epochs, x axis from 1.5, and counted only the resumed part's time)
+    assert app.monitor.epoch_x == [float(e) for e in range(1, epochs + 1)]
+    assert app.monitor.train_seconds == pytest.approx(sum(row["seconds"] for row in after.history()))
     assert done < epochs
     assert len(RunStore(messy_runs).list()) == 6  # continued in place: no new run folder
 

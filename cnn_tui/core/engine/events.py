@@ -27,6 +27,9 @@ class RunStarted:
     test_size: int
     class_names: tuple[str, ...]
     initial_epoch: int = 0
+    history: tuple[dict[str, Any], ...] = ()
+    """history.csv rows of the ``initial_epoch`` epochs already trained (a resumed run), so
+    front ends draw the whole run, not only its continuation."""
 
 
 @dataclass(frozen=True)

@@ -405,6 +405,9 @@ def _run(
     steps = max(1, math.ceil(n_train / t.batch_size))
     params = int(model.count_params())
     writer.update_status(device=prepared.device, params=params, dataset=config.data.dataset)
+    # A resumed run: its earlier epochs count in train_seconds, and front ends draw them.
+    earlier = tuple(_history_epochs(writer)[:initial_epoch]) if initial_epoch else ()
+    earlier_seconds = sum(float(row.get("seconds") or 0.0) for row in earlier)
     emit(
         RunStarted(
             run_id=writer.run_id,
@@ -419,6 +422,7 @@ def _run(
             test_size=len(ds.y_test),
             class_names=tuple(ds.class_names),
             initial_epoch=initial_epoch,
+            history=earlier,
         )
     )
     event_cb = make_event_callback(
@@ -485,7 +489,7 @@ def _run(
             status = "stopped"
     except Exception as exc:  # noqa: BLE001 - stored as a failed run, reported as one line
         status, error = "failed", _training_error(exc, params, t.batch_size, writer.path)
-    train_seconds = time.perf_counter() - started
+    train_seconds = time.perf_counter() - started + earlier_seconds
     if checkpoint_cb is not None and status != "completed":
         try:
             checkpoint_cb.flush()

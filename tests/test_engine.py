@@ -307,3 +307,26 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split()[-2:] == ["completed", "2"]
+
+
+def test_samples_keep_every_mistake_not_only_the_first_256(tmp_path):
+    """The gallery could page through only metrics.json's 256 most confident mistakes (6 of 773
+    T-shirt mistakes): samples.npz now holds the images of every mistake, most confident first."""
+    import numpy as np
+
+    from cnn_tui.core.results.samples import load_misclassified
+
+    config = apply_overrides(load_preset("digits-quick"), [  # all 359 test images of digits
+        "train.epochs=1", "data.train_limit=300", "train.learning_rate=1e-6", "train.precise_bn=false"])
+    result = train(config, runs_dir=tmp_path)
+    run = RunStore(tmp_path).get(result.run_id)
+    metrics = run.metrics
+    assert metrics["misclassified_count"] > 256, metrics["test_accuracy"]  # an untrained model
+    assert len(metrics["misclassified"]) == 256
+    with np.load(run.path / "samples.npz") as samples:
+        assert len(samples["index"]) == metrics["misclassified_count"]
+        assert list(samples["index"][:256]) == [m["index"] for m in metrics["misclassified"]]
+        assert np.all(np.diff(samples["confidence"]) <= 1e-6)  # most confident first
+    with np.load(run.path / "predictions.npz") as predictions:
+        wrong = np.flatnonzero(predictions["preds"] != predictions["labels"])
+    assert sorted(s.index for s in load_misclassified(run)) == sorted(wrong.tolist())

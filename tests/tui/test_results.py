@@ -126,12 +126,40 @@ async def test_gallery_titles_paging_and_filter(runs):
         assert screen.query_one("#filter-true", Select).value == cls
         assert all(t.startswith(f"{CLASS_NAMES[cls]} -> ") for t in gallery.titles)
         # predicted-class filter through the Select widget
-        target = gallery.samples[0].pred
+        target = gallery.filtered[0].pred  # the choices are the predictions of this class's mistakes
         screen.query_one("#filter-pred", Select).value = target
         assert await wait_for(lambda: gallery.pred_filter == target)
         assert all(s.pred == target and s.true == cls for s in gallery.filtered)
         await pilot.press("a")
         assert await wait_for(lambda: gallery.true_filter is None and gallery.pred_filter is None)
+        assert len(gallery.filtered) == len(gallery.samples)
+
+
+async def test_gallery_filter_counts_follow_the_other_filter(runs):
+    """With a true-class filter on, the predicted-class choices counted every mistake ("pred:
+    Trouser (1)" beside "no sample matches"): each list now counts what the other filter lets
+    through, and 'f' only steps to classes that have samples there."""
+    app = ScreenApp(lambda: ResultsScreen(runs["a"], page_size=8))
+    async with app.run_test(size=(110, 40)) as pilot:
+        await _ready(app, pilot)
+        gallery = app.screen.query_one(SampleGallery)
+        assert await wait_for(lambda: len(gallery.samples) > 8)
+        cls = gallery.samples[0].true
+        gallery.set_filter(true=cls)
+        pred_select = app.screen.query_one("#filter-pred", Select)
+        mine = [s for s in gallery.samples if s.true == cls]
+        expected = {}
+        for s in mine:
+            expected[s.pred] = expected.get(s.pred, 0) + 1
+        assert await wait_for(lambda: len(pred_select._options) - 1 == len(expected))  # + its prompt
+        shown = {value: str(prompt) for prompt, value in pred_select._options if value is not Select.BLANK}
+        for pred, n in expected.items():
+            assert shown[pred].endswith(f"({n})"), (shown, expected)
+        # stepping the predicted filter only offers classes with samples under true = cls
+        for _ in range(len(expected)):
+            gallery.cycle_filter("pred")
+            assert gallery.filtered, (gallery.true_filter, gallery.pred_filter)
+        gallery.clear_filters()
         assert len(gallery.filtered) == len(gallery.samples)
 
 

@@ -6,9 +6,34 @@ from typing import Any
 
 import numpy as np
 
-# How many misclassified samples metrics.json lists and samples.npz keeps as images
-# (the most confident mistakes first); predictions.npz keeps every prediction.
+# How many misclassified samples metrics.json lists (the most confident mistakes first);
+# predictions.npz keeps every prediction, samples.npz the images of every mistake up to
+# the limits below (the gallery pages through all of them).
 MISCLASSIFIED_LIMIT = 256
+SAMPLE_IMAGES_LIMIT = 20_000
+SAMPLE_BYTES_LIMIT = 64 << 20
+SAMPLE_LAZY_LIMIT = 2_000
+"""Images decoded from files (a streamed folder) for samples.npz: each costs a decode."""
+
+
+def ranked_mistakes(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every misclassified test sample, most confident first: (index, predicted, confidence)."""
+    probs = np.asarray(probs)
+    labels = np.asarray(labels, dtype=np.int64)
+    preds = probs.argmax(axis=1) if len(labels) else np.zeros(0, dtype=np.int64)
+    wrong = np.flatnonzero(preds != labels)
+    confidence = probs[wrong, preds[wrong]].astype(np.float64) if len(wrong) else np.zeros(0)
+    order = np.argsort(-confidence, kind="stable")
+    return wrong[order].astype(np.int64), preds[wrong[order]].astype(np.int64), confidence[order]
+
+
+def sample_image_count(mistakes: int, image_shape: tuple[int, ...], *, lazy: bool = False) -> int:
+    """How many of ``mistakes`` images samples.npz keeps (all, within the limits above)."""
+    per_image = max(1, int(np.prod(image_shape)))
+    cap = min(SAMPLE_IMAGES_LIMIT, max(MISCLASSIFIED_LIMIT, SAMPLE_BYTES_LIMIT // per_image))
+    if lazy:
+        cap = min(cap, SAMPLE_LAZY_LIMIT)
+    return min(int(mistakes), cap)
 
 
 def compute_metrics(probs: np.ndarray, labels: np.ndarray, class_names: list[str]) -> dict[str, Any]:
@@ -39,17 +64,15 @@ def compute_metrics(probs: np.ndarray, labels: np.ndarray, class_names: list[str
         }
         for i in classes
     ]
-    wrong = np.flatnonzero(preds != labels)
-    confidence = probs[wrong, preds[wrong]] if len(wrong) else np.zeros(0)
-    order = np.argsort(-confidence, kind="stable")[:MISCLASSIFIED_LIMIT]
+    wrong, wrong_pred, confidence = ranked_mistakes(probs, labels)
     misclassified = [
         {
             "index": int(wrong[i]),
             "true": int(labels[wrong[i]]),
-            "pred": int(preds[wrong[i]]),
+            "pred": int(wrong_pred[i]),
             "confidence": round(float(confidence[i]), 4),
         }
-        for i in order
+        for i in range(min(len(wrong), MISCLASSIFIED_LIMIT))
     ]
     return {
         "test_loss": loss,

@@ -568,7 +568,7 @@ def _evaluate_and_store(
     params: int,
 ) -> dict[str, Any]:
     from cnn_tui.core.data import make_tf_dataset
-    from cnn_tui.core.engine.evaluate import compute_metrics
+    from cnn_tui.core.engine.evaluate import compute_metrics, ranked_mistakes, sample_image_count
     from cnn_tui.core.engine.precise_bn import precise_bn_for_run
 
     ds, model, t = prepared.dataset, prepared.model, config.train
@@ -595,17 +595,19 @@ def _evaluate_and_store(
         preds=preds.astype(np.int64),
         test_index=np.arange(len(labels), dtype=np.int64),
     )
-    wrong = np.array([m["index"] for m in metrics["misclassified"]], dtype=np.int64)
-    if len(wrong):
-        images = np.asarray(ds.x_test[wrong], dtype=np.uint8)
-        mistakes = metrics["misclassified"]
+    # The images of every mistake (most confident first, within a size limit), so the
+    # gallery can page through all of them, not only metrics.json's first 256.
+    wrong, wrong_pred, confidence = ranked_mistakes(probs, labels)
+    keep = sample_image_count(len(wrong), tuple(ds.image_shape), lazy=not isinstance(ds.x_test, np.ndarray))
+    if keep:
+        wrong, wrong_pred, confidence = wrong[:keep], wrong_pred[:keep], confidence[:keep]
         save_samples(
             writer.path,
-            images=images,
-            index=[m["index"] for m in mistakes],
-            true=[m["true"] for m in mistakes],
-            pred=[m["pred"] for m in mistakes],
-            confidence=[m["confidence"] for m in mistakes],
+            images=np.asarray(ds.x_test[wrong], dtype=np.uint8),
+            index=wrong,
+            true=labels[wrong],
+            pred=wrong_pred,
+            confidence=np.round(confidence, 4),
         )
     writer.write_metrics(metrics)
     if t.save_model:

@@ -327,6 +327,7 @@ class SampleGallery(Vertical):
             self.pred_filter = pred  # type: ignore[assignment]
             self._sync_select("#filter-pred", self.pred_filter)
         self.page = 0
+        self._refresh_options()
         self._show_page()
 
     def cycle_filter(self, which: str) -> None:
@@ -341,19 +342,35 @@ class SampleGallery(Vertical):
 
     # -- internals --------------------------------------------------------------------
 
+    def _counts(self, which: str) -> dict[int, int]:
+        """Samples per class of the ``which`` filter among those the OTHER filter lets through
+        (faceted: with true = Trouser, the predicted-class counts are of Trouser's mistakes)."""
+        other = self.pred_filter if which == "true" else self.true_filter
+        counts: dict[int, int] = {}
+        for s in self.samples:
+            if other is not None and (s.pred if which == "true" else s.true) != other:
+                continue
+            key = s.true if which == "true" else s.pred
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
     def _present_classes(self, which: str) -> list[int]:
-        return sorted({s.true if which == "true" else s.pred for s in self.samples})
+        return sorted(self._counts(which))
 
     def _refresh_options(self) -> None:
         if not self.is_mounted:
             return
         for which, sel_id, prefix in (("true", "#filter-true", "true"), ("pred", "#filter-pred", "pred")):
-            counts: dict[int, int] = {}
-            for s in self.samples:
-                key = s.true if which == "true" else s.pred
-                counts[key] = counts.get(key, 0) + 1
+            counts = self._counts(which)
+            current = self.true_filter if which == "true" else self.pred_filter
+            if current is not None:
+                counts.setdefault(current, 0)  # the chosen class stays, with its count (maybe 0)
             options = [(f"{prefix}: {class_label(self.class_names, c)} ({counts[c]})", c) for c in sorted(counts)]
-            self.query_one(sel_id, Select).set_options(options)
+            select = self.query_one(sel_id, Select)
+            with select.prevent(Select.Changed):
+                select.set_options(options)
+                if current is not None:
+                    select.value = current
 
     def _sync_select(self, sel_id: str, value: int | None) -> None:
         if not self.is_mounted:
@@ -375,6 +392,7 @@ class SampleGallery(Vertical):
         else:
             return
         self.page = 0
+        self._refresh_options()
         self._show_page()
 
     def on_mount(self) -> None:

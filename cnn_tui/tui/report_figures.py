@@ -32,8 +32,14 @@ GROUP = "report-figures"
 
 def figures_path(runs_dir: str | os.PathLike, now: datetime | None = None) -> Path:
     """``<runs>/export-<stamp>.png``: the name an exported table would get, as a PNG; each
-    figure adds its kind (``-curves``, ``-confusion`` ...)."""
-    return default_export_path(Path(runs_dir), "md", now).with_suffix(".png")
+    figure adds its kind (``-curves``, ``-confusion`` ...). A second press within the same
+    second gets ``export-<stamp>-2.png`` (the stamp alone would collide: "file exists")."""
+    base = default_export_path(Path(runs_dir), "md", now).with_suffix(".png")
+    path, n = base, 1
+    while any(path.parent.glob(f"{path.stem}-*{path.suffix}")) if path.parent.is_dir() else False:
+        n += 1
+        path = base.with_name(f"{base.stem}-{n}{base.suffix}")
+    return path
 
 
 def write_figures(app: App, runs_dir: str | os.PathLike, *, runs: Sequence[RunInfo] = (),

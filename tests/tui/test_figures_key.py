@@ -71,9 +71,24 @@ async def test_runs_screen_overlays_the_selected_runs_and_says_why_not(tmp_path)
         screen.selected.clear()
         screen.query_one(DataTable).move_cursor(row=[r["run"] for r in screen.rows].index(runs["failed"].name))
         await pilot.press(FIGURES_KEY)
-        assert await wait_for(lambda: _said(app, "no figure to draw", "history.csv"), timeout=60)
+        assert await wait_for(lambda: _said(app, "no figure to draw", "history.csv"), timeout=10), [n.message for n in app._notifications]
         assert _pngs(folder) == ["curves.png"]
 
 
 def test_help_lists_the_key():
     assert any(key == FIGURES_KEY and "Experiment" in section for section, key, _ in KEYS)
+
+
+def test_two_presses_in_one_second_write_apart(tmp_path):
+    """F pressed twice within a second refused the second with 'file exists' (same stamp)."""
+    from datetime import datetime
+
+    from cnn_tui.tui.report_figures import figures_path
+
+    now = datetime(2026, 12, 5, 12, 0, 0)
+    first = figures_path(tmp_path, now)
+    first.with_name(f"{first.stem}-curves.png").write_bytes(b"png")
+    second = figures_path(tmp_path, now)
+    assert second != first and not list(tmp_path.glob(f"{second.stem}-*.png"))
+    second.with_name(f"{second.stem}-curves.png").write_bytes(b"png")
+    assert figures_path(tmp_path, now) not in (first, second)

@@ -63,7 +63,7 @@ def load(name: str) -> dict | None:
 
 def targets_table(results: dict[str, dict | None]) -> list[str]:
     rows = []
-    for name in BENCHES:
+    for name in [b for b in BENCHES if b in results]:
         data = results.get(name)
         if data is None:
             rows.append(f"{name:15s} {'(no result)':60s} -")

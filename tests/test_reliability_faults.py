@@ -366,6 +366,8 @@ def test_absurd_sizes_are_refused_in_one_line(tmp_path, capsys, monkeypatch, set
     from cnn_tui.core.models import memory
 
     monkeypatch.setattr(memory, "available_memory", lambda: 8 << 30)  # the same answer on any machine
+
+    monkeypatch.setattr(memory, "gpu_present", lambda: False)  # activations in this RAM
     monkeypatch.chdir(tmp_path)
     runs = tmp_path / "runs"
     argv = ["run", "digits-quick", "--runs-dir", str(runs)]
@@ -385,6 +387,8 @@ def test_the_engine_refuses_absurd_sizes_before_writing(tmp_path, monkeypatch) -
     from cnn_tui.core.presets import load_preset
 
     monkeypatch.setattr(memory, "available_memory", lambda: 8 << 30)
+
+    monkeypatch.setattr(memory, "gpu_present", lambda: False)  # activations in this RAM
     for sets in (["data.image_size=[3000, 3000]"], ["data.image_size=[256, 256]", "train.batch_size=65536"],
                  ['model.blocks=["flatten", "dense 1000000", "dense 1000000"]'], ["data.image_size=[0, 4]"]):
         with pytest.raises(CnnTuiError) as exc:
@@ -397,11 +401,26 @@ def test_a_sweep_with_one_absurd_cell_is_refused_before_any_folder(tmp_path, cap
     from cnn_tui.core.models import memory
 
     monkeypatch.setattr(memory, "available_memory", lambda: 8 << 30)
+
+    monkeypatch.setattr(memory, "gpu_present", lambda: False)  # activations in this RAM
     runs = tmp_path / "runs"
     code = main(["sweep", "digits-quick", "--grid", "train.batch_size=32,65536", "--set", "data.image_size=[512, 512]",
                  "--runs-dir", str(runs)])  # fmt: skip
     _one_line(code, capsys.readouterr().err, "train.batch_size = 65536", "memory")
     assert not runs.exists()
+
+
+def test_with_a_gpu_the_batch_is_not_counted_against_this_ram(monkeypatch) -> None:
+    """A GPU holds the activations: a big batch that fits a GPU box is not refused for the host's RAM."""
+    from cnn_tui.core.models import memory
+    from cnn_tui.core.presets import load_preset
+
+    config = apply_overrides(load_preset("digits-quick"), ["train.batch_size=65536", "data.image_size=[256, 256]"])
+    monkeypatch.setattr(memory, "gpu_present", lambda: False)
+    with pytest.raises(Exception, match="one batch of activations"):
+        memory.check_memory(config, (256, 256, 1), 10, available=8 << 30)
+    monkeypatch.setattr(memory, "gpu_present", lambda: True)
+    memory.check_memory(config, (256, 256, 1), 10, available=8 << 30)
 
 
 def test_the_memory_estimate_lets_the_presets_run(monkeypatch) -> None:

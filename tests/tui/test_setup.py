@@ -443,6 +443,8 @@ async def test_a_run_too_big_for_the_memory_is_reported_and_refused(make_app, mo
     from cnn_tui.core.models import memory
 
     monkeypatch.setattr(memory, "available_memory", lambda: 64 << 20)  # a 64 MB machine
+
+    monkeypatch.setattr(memory, "gpu_present", lambda: False)  # activations in this RAM
     engine = FakeEngine()
     app = make_app(engine)
     async with app.run_test(size=SIZE) as pilot:

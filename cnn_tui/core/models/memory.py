@@ -12,7 +12,8 @@ The estimate is a floor, not a forecast, so that it never refuses a run that wou
 * weights: 4 bytes per parameter for the weights, their gradients, the optimizer's
   slots (Adam: 2) and the checkpoint's in-memory snapshot;
 * activations: 4 bytes per value of the input and of every block's output, for one
-  batch, twice (kept for the backward pass, and their gradients).
+  batch, twice (kept for the backward pass, and their gradients) -- on a CPU only: with an
+  NVIDIA GPU they live in GPU memory, which this check does not see.
 
 It is compared with the memory available now (``MemAvailable`` on Linux, else the
 physical memory); when neither can be read, nothing is refused.
@@ -47,6 +48,11 @@ def available_memory() -> int | None:
         return None
 
 
+def gpu_present() -> bool:
+    """An NVIDIA device node exists (then batches live in GPU memory, not in this RAM)."""
+    return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/nvidia0")
+
+
 def fmt_bytes(n: float) -> str:
     """``1536`` -> ``"1.5 KB"``; ``3.2e12`` -> ``"3.2 TB"`` (powers of 1024)."""
     for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
@@ -78,6 +84,8 @@ def estimate_memory(config: Any, rows: list[ShapeRow], input_shape, images: int 
     weights = params * _FLOAT * (3 + slots)  # weights, gradients, slots, checkpoint snapshot
     per_image = math.prod(int(d) for d in input_shape) + sum(math.prod(r.output_shape) for r in rows)
     activations = 2 * _FLOAT * int(config.train.batch_size) * per_image
+    if gpu_present():
+        activations = 0  # in GPU memory, which this check does not see (TF reports its own OOM)
     data = int(images) * math.prod(int(d) for d in input_shape)
     if str(config.data.dataset).strip().startswith("folder:"):
         from cnn_tui.core.data.folder import LAZY_BYTES  # larger image folders are decoded on demand

@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Serve the terminal app over HTTP with textual-serve: each browser tab that opens "
         "the page runs its own copy of the app on this machine, with this machine's runs folder and "
         "training. Listens on 127.0.0.1 only unless --host says otherwise; from another machine use "
-        "an SSH tunnel (ssh -L 8000:localhost:8000 HOST) rather than a public address. Closing a tab "
+        "an SSH tunnel (ssh -L 8000:127.0.0.1:8000 HOST) rather than a public address. Closing a tab "
         "quits its app; a run in progress is stopped and stored as 'stopped'.",
     )
     p.add_argument(
@@ -70,7 +70,7 @@ def _url_host(host: str) -> str:
     except ValueError:
         return host
     if address.is_unspecified:
-        return socket.getfqdn()
+        return socket.gethostname()
     return f"[{host}]" if address.version == 6 else host
 
 

@@ -47,7 +47,7 @@ posix = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process groups
 # Terminal in a local object as ``this.terminal`` (textual-serve 1.1's textual.js). A setter
 # on Object.prototype, installed before the page's scripts run, sees that assignment and keeps
 # the terminal where the test can read its buffer (xterm's public API). If textual-serve
-# changes that, test_page_exposes_the_terminal fails with this message.
+# changes that, the browser test fails with the message _NO_TERMINAL.
 _CAPTURE_XTERM = """
 Object.defineProperty(Object.prototype, "terminal", {
   configurable: true,
@@ -188,15 +188,18 @@ class Chromium:
         import aiohttp
 
         self.profile.mkdir(parents=True)
-        self.proc = subprocess.Popen(
-            [CHROMIUM, *self.FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+        log = self.profile.parent / "chromium.log"
+        with open(log, "wb") as stderr:
+            self.proc = subprocess.Popen(
+                [CHROMIUM, *self.FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
+            )  # fmt: skip
         active = self.profile / "DevToolsActivePort"
         deadline = time.monotonic() + 30
         while not (active.exists() and active.read_text().strip()):
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                pytest.skip(f"Chromium did not start (exit {self.proc.poll()}): cannot run the browser test here")
+                said = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no message"]
+                pytest.skip(f"Chromium did not start here (exit {self.proc.poll()}: {said[0]}); no browser test")
             await asyncio.sleep(0.1)
         self.port = int(active.read_text().split()[0])
         self.session = aiohttp.ClientSession()
@@ -282,6 +285,38 @@ def test_serve_port_in_use_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]
 def test_serve_unknown_preset_is_refused_before_listening(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["serve", "--port", str(_free_port()), "--preset", "no-such-preset"]) == 2
     assert "no-such-preset" in capsys.readouterr().err
+
+
+@needs_serve
+def test_serve_without_textual_serve_says_how_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "textual_serve.server", None)  # an installation without it
+    assert main(["serve", "--port", str(_free_port())]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pip install 'textual-serve" in err, err
+
+
+def test_cli_import_does_not_load_textual_serve() -> None:
+    script = (
+        "import sys, cnn_tui.cli; cnn_tui.cli.build_parser(); "
+        "print(sorted(m for m in ('textual_serve', 'aiohttp', 'textual') if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_page_url_is_one_a_browser_can_reach() -> None:
+    from cnn_tui.cli.serve import page_url
+
+    assert page_url("127.0.0.1", 8000) == "http://127.0.0.1:8000"
+    assert page_url("::1", 8080) == "http://[::1]:8080"  # textual-serve alone: ws://::1:8080/ws
+    assert page_url("0.0.0.0", 8000) == f"http://{socket.gethostname()}:8000"  # not the wildcard
+    assert page_url("127.0.0.1", 8000, "http://127.0.0.1:9000/") == "http://127.0.0.1:9000"  # --public-url
 
 
 def test_the_app_command_runs_this_python_with_the_options(tmp_path: Path) -> None:

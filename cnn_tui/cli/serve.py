@@ -74,6 +74,12 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if address.version == 6 else host
 
 
+def page_url(host: str, port: int, public_url: str | None = None) -> str:
+    """The address the browser opens, and the page's websocket connects back to (textual-serve
+    builds it from this URL, so it has to be one the browser can reach)."""
+    return (public_url or f"http://{_url_host(host)}:{port}").rstrip("/")
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -174,7 +180,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"textual-serve is not installed ({exc}); install it with: pip install 'textual-serve>=1.1'"
         ) from None
     check_listen(host, port)
-    public_url = (args.public_url or f"http://{_url_host(host)}:{port}").rstrip("/")
+    public_url = page_url(host, port, args.public_url)
     server = make_server(app_command(runs, preset), host, port, public_url)
     out(f"cnn-tui serve: open {public_url} in a browser (runs folder {runs}); Ctrl+C stops the server")
     if not _is_loopback(host):
@@ -186,4 +192,4 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return OK
 
 
-__all__ = ["app_command", "check_listen", "cmd_serve", "make_server", "register"]
+__all__ = ["app_command", "check_listen", "cmd_serve", "make_server", "page_url", "register"]

@@ -325,7 +325,7 @@ def test_the_app_command_runs_this_python_with_the_options(tmp_path: Path) -> No
     from cnn_tui.cli.serve import app_command
 
     argv = shlex.split(app_command(tmp_path / "my runs", "lecture-basic"))
-    assert argv == [sys.executable, "-m", "cnn_tui", "tui", "--runs-dir", str(tmp_path / "my runs"),
+    assert argv == ["exec", sys.executable, "-m", "cnn_tui", "tui", "--runs-dir", str(tmp_path / "my runs"),
                     "--preset", "lecture-basic"]  # fmt: skip
 
 

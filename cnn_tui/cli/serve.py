@@ -106,11 +106,12 @@ def check_listen(host: str, port: int) -> None:
 
 
 def app_command(runs: Path, preset: str | None) -> str:
-    """The shell command each tab runs: this interpreter's ``-m cnn_tui tui`` with the options."""
+    """The shell command each tab runs (textual-serve runs it with ``sh -c``): this interpreter's
+    ``-m cnn_tui tui`` with the options, exec'd so the tab's app is one process, not two."""
     argv = [sys.executable, "-m", "cnn_tui", "tui", "--runs-dir", str(runs)]
     if preset:
         argv += ["--preset", preset]
-    return " ".join(shlex.quote(a) for a in argv)
+    return "exec " + " ".join(shlex.quote(a) for a in argv)
 
 
 def make_server(command: str, host: str, port: int, public_url: str) -> Any:

@@ -23,6 +23,7 @@ from cnn_tui.cli.common import BAD_INPUT, INTERRUPTED, PROG, RUN_FAILED, CliErro
 # Sub-command modules (under cnn_tui.cli), in the order `--help` lists them.
 COMMAND_MODULES: list[str] = [
     "tui_cmd",
+    "serve",
     "run",
     "resume_cmd",
     "experiments_cmd",

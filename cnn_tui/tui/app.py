@@ -190,6 +190,12 @@ class CnnTuiApp(ExperimentRunner, App):
             from cnn_tui.tui.driver import QuietStderrDriver
 
             return QuietStderrDriver
+        from textual.drivers.web_driver import WebDriver
+
+        if driver is WebDriver:  # a browser tab of `cnn-tui serve`
+            from cnn_tui.tui.driver import ServedDriver
+
+            return ServedDriver
         return driver
 
     def on_mount(self) -> None:

@@ -1,4 +1,4 @@
-"""A terminal driver that keeps TensorFlow's C++ log lines off the screen.
+"""Terminal drivers: one that keeps TensorFlow's C++ log lines off the screen, one for the browser.
 
 TensorFlow, absl and CUDA write straight to file descriptor 2 -- not only on import but
 also at device initialisation and first use (e.g. ``failed call to cuInit``). Textual
@@ -7,15 +7,22 @@ silencing fd 2 around the import alone would also swallow the UI's own output wh
 lasts. So while the app runs, Textual writes to a private duplicate of the terminal fd
 and fd 2 itself points at /dev/null; it is restored when the driver closes, before
 Textual prints any error traceback.
+
+Under ``cnn-tui serve`` (textual-serve) the app runs with Textual's web driver; see
+:class:`ServedDriver`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import sys
 from typing import Any
 
+from textual import messages
 from textual.drivers.linux_driver import LinuxDriver
+from textual.drivers.web_driver import WebDriver
 
 
 class QuietStderrDriver(LinuxDriver):
@@ -65,3 +72,25 @@ class QuietStderrDriver(LinuxDriver):
             except OSError:
                 pass
             self._screen_file = None
+
+
+class ServedDriver(WebDriver):
+    """Textual's web driver (a browser tab of ``cnn-tui serve``), also quitting on SIGHUP.
+
+    The web driver quits the app on the server's "quit" (the tab closed), SIGINT and SIGTERM;
+    the app's quit stops a run in progress and stores it as ``stopped``. SIGHUP -- the terminal
+    that started the server went away, e.g. a dropped SSH session -- would otherwise kill the
+    app where it stands and leave the run ``crashed``. A SIGHUP that is ignored (``nohup``) stays
+    ignored.
+    """
+
+    def start_application_mode(self) -> None:
+        super().start_application_mode()
+        if not hasattr(signal, "SIGHUP") or signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+            return
+        try:
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGHUP, lambda: self._app.post_message(messages.ExitApp())
+            )
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - no signals here
+            pass

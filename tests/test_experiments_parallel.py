@@ -217,3 +217,28 @@ def test_sigkill_of_a_study_with_workers_then_resume_runs_each_trial_once(tmp_pa
     completed = [r for r in RunStore(runs).list() if r.state == "completed"]
     assert sorted(r.tags["trial"] for r in completed) == ["g01-s42", "g01-s43", "g02-s42", "g02-s43"]
     assert len(done_before) < 4  # the kill landed mid-way
+
+
+def test_a_returned_run_folder_is_unpacked_whole_and_only_inside_its_name(tmp_path):
+    import tarfile
+
+    from cnn_tui.core.engine.ray_executor import unpack_run
+    from cnn_tui.core.errors import RunStoreError
+
+    def tar_of(entries: dict[str, bytes]) -> bytes:
+        stream = io.BytesIO()
+        with tarfile.open(fileobj=stream, mode="w:gz") as tar:
+            for name, data in entries.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return stream.getvalue()
+
+    path = unpack_run(tar_of({"r1/status.json": b"{}", "r1/metrics.json": b"{}"}), tmp_path, "r1")
+    assert path == tmp_path / "r1" and sorted(p.name for p in path.iterdir()) == ["metrics.json", "status.json"]
+    for bad in ({"r2/../evil": b"x"}, {"other/status.json": b"x"}):
+        with pytest.raises(RunStoreError, match="unexpected entry"):
+            unpack_run(tar_of(bad), tmp_path, "r2")
+    with pytest.raises(RunStoreError, match="already exists"):
+        unpack_run(tar_of({"r1/x": b""}), tmp_path, "r1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r1"]  # nothing torn or left behind

@@ -254,7 +254,9 @@ def make_executor(args: argparse.Namespace) -> Any:
 
         if not ray_available():
             raise CliError('--executor ray needs Ray: pip install -e ".[ray]"')
-        return RayExecutor(address=address, workers=workers)
+        executor = RayExecutor(address=address, workers=workers)
+        executor.connect()  # an unreachable cluster is bad input: exit 2 before anything is written
+        return executor
     if workers is None or workers == 1:
         return None
     from cnn_tui.core.engine.executors import ProcessExecutor

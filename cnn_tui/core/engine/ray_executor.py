@@ -34,7 +34,7 @@ from cnn_tui.core.engine.executors import (
     event_from_dict,
     outcome_from_dict,
 )
-from cnn_tui.core.errors import RunStoreError
+from cnn_tui.core.errors import ConfigError, RunStoreError
 
 POLL_SECONDS = 0.5
 
@@ -186,6 +186,7 @@ class RayExecutor:
         self.gpus_per_trial = gpus_per_trial
         self.num_cpus = num_cpus
         self._control: Any = None
+        self._started_here = False
         self._running: dict[str, int] = {}
         self._skips: set[str] = set()
         self._lock = threading.Lock()
@@ -199,20 +200,37 @@ class RayExecutor:
             self._control.stop.remote(trial_id)
             return True
 
+    def connect(self) -> None:
+        """Join the cluster at ``address`` (or start a local instance) unless this process
+        already uses Ray; ConfigError (one line) when that fails. Front ends call it before
+        the study writes anything."""
+        import ray
+
+        if ray.is_initialized():
+            return
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if self.address:
+            kwargs["address"] = self.address
+        elif self.num_cpus:
+            kwargs["num_cpus"] = self.num_cpus
+        try:
+            ray.init(**kwargs)
+        except Exception as exc:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError... from Ray
+            text = " ".join(str(exc).split())[:200]
+            where = f"--ray-address {self.address}: cannot join the Ray cluster" if self.address else \
+                "cannot start a local Ray instance"
+            hint = ("; a cluster started with `ray start` uses token authentication: set RAY_AUTH_MODE=token "
+                    "(and RAY_AUTH_TOKEN to the head's `ray get-auth-token`)") if self.address else ""
+            raise ConfigError(f"{where} ({type(exc).__name__}: {text}){hint}") from None
+        self._started_here = True
+
     def run(self, indices: list[int], start: StartFn, finish: FinishFn, *, stop: threading.Event,
             pause: threading.Event | None = None, on_event: Callable[[Any], None] | None = None) -> None:
         import ray
 
         from cnn_tui.core.config import config_to_dict
 
-        started_here = not ray.is_initialized()
-        if started_here:
-            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-            if self.address:
-                kwargs["address"] = self.address
-            elif self.num_cpus:
-                kwargs["num_cpus"] = self.num_cpus
-            ray.init(**kwargs)
+        self.connect()
         try:
             resources = ray.cluster_resources()
             gpus = self.gpus_per_trial if self.gpus_per_trial is not None else (1 if resources.get("GPU") else 0)
@@ -261,7 +279,8 @@ class RayExecutor:
                     self._control = None
                     self._running.clear()
         finally:
-            if started_here:
+            if self._started_here:  # a Ray this executor started ends with its study
+                self._started_here = False
                 ray.shutdown()
 
     def _dispatch(self, events: list, inflight: dict, on_event: Callable[[Any], None] | None) -> None:

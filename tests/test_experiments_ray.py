@@ -21,6 +21,18 @@ TINY = ["train.epochs=1", "data.train_limit=200", "data.test_limit=100", "train.
         "train.tensorboard=false", "train.save_model=false", "train.checkpoint=false"]
 
 
+def test_an_unreachable_cluster_is_one_line_exit_2_and_nothing_written(tmp_path):
+    # Before the module's Ray instance exists (this process must not be initialised yet).
+    assert not ray.is_initialized()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["sweep", "digits-quick", "--grid", "model.batch_norm=true,false", "--executor", "ray",
+                     "--ray-address", "127.0.0.1:9", "--runs-dir", str(tmp_path / "runs")])
+    lines = [line for line in err.getvalue().splitlines() if line.startswith("cnn-tui")]
+    assert code == 2 and len(lines) == 1 and "--ray-address 127.0.0.1:9: cannot join the Ray cluster" in lines[0]
+    assert not (tmp_path / "runs").exists() and not ray.is_initialized()
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

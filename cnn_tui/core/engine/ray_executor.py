@@ -141,6 +141,20 @@ def _run_trial(job: dict[str, Any], threads: int, control: Any) -> dict[str, Any
     return {"result": outcome, "tar": data}
 
 
+def _unreachable(address: str, timeout: float = 5.0) -> str | None:
+    """Why nothing answers at ``host:port`` (None: something listens, or not a host:port)."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return None
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"{exc.strerror or type(exc).__name__} at {host}:{port}"
+
+
 def unpack_run(data: bytes, runs_dir: Path, run_id: str) -> Path:
     """Store a run folder that came back as tar bytes under ``runs_dir``; its path.
     Only members inside ``run_id/`` are accepted."""
@@ -208,6 +222,9 @@ class RayExecutor:
 
         if ray.is_initialized():
             return
+        if self.address and (refused := _unreachable(self.address)):
+            # Ray itself retries an address where nothing listens for minutes.
+            raise ConfigError(f"--ray-address {self.address}: cannot join the Ray cluster ({refused})")
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if self.address:
             kwargs["address"] = self.address

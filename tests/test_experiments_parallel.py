@@ -242,3 +242,23 @@ def test_a_returned_run_folder_is_unpacked_whole_and_only_inside_its_name(tmp_pa
     with pytest.raises(RunStoreError, match="already exists"):
         unpack_run(tar_of({"r1/x": b""}), tmp_path, "r1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r1"]  # nothing torn or left behind
+
+
+def test_worker_protocol_answers_each_job_and_ends_with_its_stdin():
+    """The worker process itself: every job is answered (a job it cannot build ``failed``
+    with the reason; no TensorFlow needed for that), a stop that came before its job does
+    not break it, and the end of stdin ends the process."""
+    env = worker_env(0, 1, cpus=1, gpus=[])
+    env.pop("CNN_TUI_TF_THREADS")  # nothing to size: the worker then never imports TensorFlow
+    proc = subprocess.Popen([sys.executable, "-m", "cnn_tui.core.engine.trial_worker"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    jobs = [{"job": {"trial": t, "config": {"model": {"bogus": 1}}, "runs_dir": "/nonexistent", "name": t,
+                     "tags": {}}} for t in ("a", "b")]
+    proc.stdin.write("\n".join(json.dumps(j) for j in [{"cmd": "stop", "trial": "b"}, *jobs]) + "\n")
+    proc.stdin.flush()
+    lines = [json.loads(proc.stdout.readline()) for _ in jobs]  # before the end of stdin: both answered
+    out, err = proc.communicate(timeout=60)  # closes stdin: the worker ends
+    assert proc.returncode == 0 and out == "", err
+    assert [m["trial"] for m in lines] == ["a", "b"]
+    assert all(m["result"]["status"] == "failed" and "bogus" in m["result"]["error"] for m in lines)
+    assert "tensorflow" not in err.lower()

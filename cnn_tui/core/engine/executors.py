@@ -201,15 +201,18 @@ class _Worker:
     started: float = 0.0
     stop_sent: bool = False
     alive: bool = True
+    write_lock: threading.Lock = field(default_factory=threading.Lock)  # skip() comes from other threads
 
     def send(self, obj: dict[str, Any]) -> bool:
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(dumps(obj) + "\n")
-            self.proc.stdin.flush()
-            return True
-        except (OSError, ValueError):
-            return False
+        line = dumps(obj) + "\n"
+        with self.write_lock:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write(line)
+                self.proc.stdin.flush()
+                return True
+            except (OSError, ValueError):
+                return False
 
     def close(self) -> None:
         try:

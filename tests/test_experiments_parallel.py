@@ -262,3 +262,32 @@ def test_worker_protocol_answers_each_job_and_ends_with_its_stdin():
     assert [m["trial"] for m in lines] == ["a", "b"]
     assert all(m["result"]["status"] == "failed" and "bogus" in m["result"]["error"] for m in lines)
     assert "tensorflow" not in err.lower()
+
+
+def test_ctrl_c_stops_the_running_trials_after_their_batch_and_exits_130(tmp_path):
+    runs = tmp_path / "runs"
+    config = [*TINY, "train.epochs=30", "data.train_limit=600"]
+    argv = [sys.executable, "-m", "cnn_tui", "sweep", "digits-quick", *GRID, "--workers", "2", *_sets(config)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                            env=_env(tmp_path), cwd=tmp_path)
+    started: set[str] = set()
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # "[g01-s42] epoch 1/30 ..." from each worker
+            if "] epoch 1/30" in line:
+                started.add(line.split("]")[0].lstrip("["))
+            if len(started) == 2:
+                break
+        proc.send_signal(signal.SIGINT)  # as a terminal's Ctrl+C would, to the study's process
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert started == {"g01-s42", "g01-s43"}
+    assert proc.returncode == 130
+    exp = Path(out.strip().splitlines()[-1])
+    trials = read_progress(exp)["trials"]
+    assert [t["state"] for t in trials] == ["stopped", "stopped", "pending", "pending"], trials
+    stored = {r.run_id: r for r in RunStore(runs).list()}
+    assert all(stored[t["run_id"]].state == "stopped" for t in trials[:2])
+    assert all(int(stored[t["run_id"]].metrics["epochs_completed"]) < 30 for t in trials[:2])

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import _common as C
 
-BENCHES = ["front_end", "input", "startup", "responsiveness", "memory", "scaling", "whole_run"]
+BENCHES = ["front_end", "input", "startup", "responsiveness", "memory", "scaling", "whole_run", "studies"]
 TITLES = {
     "front_end": "1. Front-end overhead",
     "input": "2. Input pipeline",
@@ -31,6 +31,7 @@ TITLES = {
     "memory": "5. Memory",
     "scaling": "6. Scaling curve",
     "whole_run": "7. Whole run",
+    "studies": "8. Studies",
 }
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 README = C.ROOT / "README.md"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CORE = REPO / "cnn_tui" / "core"
-HEAVY = ("tensorflow", "keras", "textual", "matplotlib", "scipy")
+HEAVY = ("tensorflow", "keras", "textual", "matplotlib", "scipy", "ray")
 
 
 def _core_modules() -> list[str]:
@@ -60,7 +60,7 @@ def test_front_door_imports_stay_light() -> None:
 
 
 def test_cli_import_does_not_load_the_core_stack() -> None:
-    script = "import sys, cnn_tui.cli; print(sorted(m for m in ('pydantic', 'numpy', 'sklearn', 'tensorflow', 'textual', 'matplotlib', 'scipy') if m in sys.modules))"
+    script = "import sys, cnn_tui.cli; print(sorted(m for m in ('pydantic', 'numpy', 'sklearn', 'tensorflow', 'textual', 'matplotlib', 'scipy', 'ray') if m in sys.modules))"
     proc = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60
     )
@@ -78,6 +78,6 @@ def test_no_core_module_imports_textual_or_tensorflow() -> None:
     # module is present is the one whose import pulled it in.
     modules = _core_modules()
     loaded = _loaded_after(modules)
-    for heavy in ("textual", "tensorflow", "keras", "matplotlib", "scipy"):
+    for heavy in ("textual", "tensorflow", "keras", "matplotlib", "scipy", "ray"):
         offenders = [name for name in modules if heavy in loaded[name]]
         assert not offenders, f"importing {offenders[0]} loads {heavy}"

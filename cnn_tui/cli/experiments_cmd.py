@@ -1,9 +1,10 @@
 """``cnn-tui sweep | ablate | experiment | ensemble``: studies of several runs, headless.
 
-Trials run one after another; progress (trial i/n, group, ETA, epoch lines) goes to
-stderr, the aggregated table to stdout, then the experiment folder as the last line.
-Ctrl+C stops the current trial (stored ``stopped``), starts no more, prints the table of
-what finished and exits 130; a second Ctrl+C quits at once.
+Trials run one after another, or with ``--workers N`` up to N at once in worker processes
+(``--executor ray``: as tasks on a Ray cluster); progress (trial i/n, group, ETA, epoch
+lines) goes to stderr, the aggregated table to stdout, then the experiment folder as the
+last line. Ctrl+C stops the trials in progress (stored ``stopped``), starts no more, prints
+the table of what finished and exits 130; a second Ctrl+C quits at once.
 """
 
 from __future__ import annotations
@@ -99,6 +100,12 @@ def _study_options(p: argparse.ArgumentParser, *, metric: bool = True) -> None:
     add_runs_dir(p)
     p.add_argument("--name", metavar="N", default=None, help="experiment name (default: the config's name)")
     p.add_argument("--trials", action="store_true", help="also print one row per trial")
+    p.add_argument("--workers", type=int, metavar="N", default=None,
+                   help="train up to N trials at once, each in its own process (default 1: one after another)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where trials run: local processes, or tasks on a Ray cluster (pip install -e \".[ray]\")")
+    p.add_argument("--ray-address", metavar="ADDR", default=None,
+                   help="Ray cluster to join with --executor ray (default: start a local Ray instance)")
     _format_options(p)
 
 
@@ -173,12 +180,18 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 class TrialProgress:
     """Prints trial starts/ends and each trial's epochs on stderr."""
 
-    def __init__(self, stream=None):
+    def __init__(self, stream=None, *, parallel: bool = False):
         self.stream = stream or sys.stderr
         self.epochs: Progress | None = None
+        self.parallel = parallel
+        self.trials: dict[str, Progress] = {}  # parallel trials: plain lines prefixed with the trial id
 
     def on_event(self, event: Any) -> None:
-        if self.epochs is not None:
+        if self.parallel:
+            progress = self.trials.get(getattr(event, "trial_id", ""))
+            if progress is not None:
+                progress(event.event)
+        elif self.epochs is not None:
             self.epochs(event)
 
     def on_trial(self, ev: Any) -> None:
@@ -187,8 +200,12 @@ class TrialProgress:
         if isinstance(ev, TrialStarted):
             eta = f", ETA {fmt_duration(ev.eta_seconds)}" if ev.eta_seconds is not None else ""
             self._line(f"trial {ev.index}/{ev.total} [{ev.trial.trial_id}] {ev.trial.group}, seed {ev.trial.seed}{eta}")
-            self.epochs = Progress(self.stream)
+            if self.parallel:
+                self.trials[ev.trial.trial_id] = Progress(_Prefixed(self.stream, f"[{ev.trial.trial_id}] "), tty=False)
+            else:
+                self.epochs = Progress(self.stream)
             return
+        self.trials.pop(ev.trial.trial_id, None)
         if self.epochs is not None:
             self.epochs.close()
             self.epochs = None
@@ -205,17 +222,61 @@ class TrialProgress:
             pass
 
 
+class _Prefixed:
+    """A text stream that starts every line with ``prefix`` (parallel trials' epoch lines)."""
+
+    def __init__(self, stream: Any, prefix: str) -> None:
+        self.stream, self.prefix = stream, prefix
+
+    def write(self, text: str) -> None:
+        lines = text.split("\n")
+        self.stream.write("\n".join(self.prefix + line if line else line for line in lines))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+def make_executor(args: argparse.Namespace) -> Any:
+    """The executor ``--workers``/``--executor``/``--ray-address`` ask for (None: one trial
+    after another in this process); CliError for bad values."""
+    workers = getattr(args, "workers", None)
+    kind = getattr(args, "executor", "local") or "local"
+    address = getattr(args, "ray_address", None)
+    if workers is not None and workers < 1:
+        raise CliError(f"--workers: {workers} is not allowed (give 1 or more trials at once)")
+    if address and kind != "ray":
+        raise CliError("--ray-address needs --executor ray")
+    if kind == "ray":
+        from cnn_tui.core.engine.ray_executor import RayExecutor, ray_available
+
+        if not ray_available():
+            raise CliError('--executor ray needs Ray: pip install -e ".[ray]"')
+        executor = RayExecutor(address=address, workers=workers)
+        executor.connect()  # an unreachable cluster is bad input: exit 2 before anything is written
+        return executor
+    if workers is None or workers == 1:
+        return None
+    from cnn_tui.core.engine.executors import ProcessExecutor
+
+    return ProcessExecutor(workers)
+
+
 def _run(args: argparse.Namespace, config: Any, plan: Any, *, resume: Any = None) -> int:
     from cnn_tui.core.engine.aggregate import aggregate_table, render_table
     from cnn_tui.core.engine.experiments import read_progress, run_experiment
 
-    progress = TrialProgress()
+    executor = make_executor(args)
+    progress = TrialProgress(parallel=executor is not None)
     stop = threading.Event()
-    with sigint_stops(stop, "stopping the current trial; no more trials will start (Ctrl+C again to quit at once)"):
+    what = "the trials in progress" if executor is not None else "the current trial"
+    with sigint_stops(stop, f"stopping {what}; no more trials will start (Ctrl+C again to quit at once)"):
         try:
             exp_dir = run_experiment(
                 config, plan, runs_dir=runs_dir(args), on_event=progress.on_event, on_trial=progress.on_trial,
-                stop=stop, experiment_dir=resume, name=getattr(args, "name", None),
+                stop=stop, experiment_dir=resume, name=getattr(args, "name", None), executor=executor,
             )
         finally:
             if progress.epochs is not None:

@@ -32,7 +32,7 @@ from cnn_tui.tui.widgets.header import Header
 
 REDRAW_SECONDS = 0.5
 TRIAL_STYLES = {**STATE_STYLES, "pending": "dim", "skipping": "bold yellow", "skipped": "yellow"}
-QUEUE_COLUMNS = ("trial", "group", "seed", "state", "seconds", "metric")
+QUEUE_COLUMNS = ("trial", "group", "seed", "state", "progress", "seconds", "metric")
 
 
 def _cell(value: Any) -> Text:
@@ -132,7 +132,10 @@ class ExperimentScreen(Screen):
 
     def _update_summary(self, s: Any) -> None:
         state = Text(s.state, style=TRIAL_STYLES.get(s.state, "bold"))
+        running = sum(r.state in ("running", "skipping") for r in s.trials)
         current = f"   trial {s.current}/{s.total} running" if s.current else ""
+        if s.workers > 1 and running:
+            current = f"   {running} running (up to {s.workers} at once)"
         folder = f"\n[dim]{escape(str(s.exp_dir))}[/]" if s.exp_dir else ""
         head = Text.from_markup(
             f"[b]{escape(s.name)}[/b]  {s.kind}, {s.total} trials, metric {s.metric}   "
@@ -150,7 +153,7 @@ class ExperimentScreen(Screen):
         for row in s.trials:
             cells = [
                 Text(row.trial_id), Text(row.group), Text(str(row.seed), justify="right"),
-                Text(row.state, style=TRIAL_STYLES.get(row.state, "")),
+                Text(row.state, style=TRIAL_STYLES.get(row.state, "")), Text(row.progress or ""),
                 _cell(round(row.seconds, 1) if row.seconds is not None else None), _cell(row.metric),
             ]
             if row.trial_id not in table.rows:
@@ -190,7 +193,13 @@ class ExperimentScreen(Screen):
 
     # -- actions --------------------------------------------------------------------------
     def action_skip_trial(self) -> None:
-        self.app.skip_trial()  # type: ignore[attr-defined]
+        """Skip the trial under the queue's cursor when it runs (several may), else the current one."""
+        s, queue = self.study, self.query_one("#exp-queue", DataTable)
+        trial_id = None
+        if s is not None and s.workers > 1 and queue.row_count and 0 <= queue.cursor_row < len(s.trials):
+            row = s.trials[queue.cursor_row]
+            trial_id = row.trial_id if row.state == "running" else None
+        self.app.skip_trial(trial_id)  # type: ignore[attr-defined]
 
     def action_cancel_study(self) -> None:
         self.app.cancel_study()  # type: ignore[attr-defined]

@@ -40,6 +40,8 @@ class StudyRequest:
     plan: Any
     name: str
     trials: int
+    workers: int = 1
+    """Trials at once, each in its own process (1: one after another in the app)."""
 
 
 def plan_lines(plan: Any) -> str:
@@ -77,7 +79,7 @@ class ExperimentDialog(ModalScreen[StudyRequest | None]):
     ExperimentDialog #exp-lines.-invalid {
         border: tall $error;
     }
-    ExperimentDialog #exp-repeat.-invalid {
+    ExperimentDialog #exp-repeat.-invalid, ExperimentDialog #exp-workers.-invalid {
         background: $error 30%;
     }
     ExperimentDialog #exp-check {
@@ -112,6 +114,10 @@ class ExperimentDialog(ModalScreen[StudyRequest | None]):
                 yield Label("metric", classes="exp-label")
                 yield Select([(m, m) for m in METRICS], value=plan.metric if plan is not None else METRICS[0],
                              allow_blank=False, id="exp-metric", compact=True)
+            with Horizontal(classes="exp-row"):
+                yield Label("workers", classes="exp-label")
+                yield Input("1", id="exp-workers", compact=True,
+                            tooltip="trials at once, each in its own process (1: one after another)")
             with Horizontal(classes="exp-row"):
                 yield Label("name", classes="exp-label")
                 yield Input(self._name, id="exp-name", compact=True)
@@ -163,21 +169,27 @@ class ExperimentDialog(ModalScreen[StudyRequest | None]):
                 raise ValueError
         except ValueError:
             self.errors["exp-repeat"] = f"seeds: {text!r} is not a whole number >= 1"
+        workers_text = self.query_one("#exp-workers", Input).value.strip()
+        workers = int(workers_text) if workers_text.isdigit() else 0
+        if workers < 1:
+            self.errors["exp-workers"] = f"workers: {workers_text!r} is not a whole number >= 1"
         if not self.errors:
             lines = self.query_one("#exp-lines", TextArea).text.splitlines() if kind != "repeat" else []
             metric = str(self.query_one("#exp-metric", Select).value)
             try:
                 plan = plan_from_lines(kind, lines, repeat=repeat, metric=metric, source="experiment")
                 trials = len(expand(plan, self.config))
-                request = StudyRequest(plan, name, trials)
+                request = StudyRequest(plan, name, trials, workers)
             except CnnTuiError as exc:
                 self.errors["exp-repeat" if "experiment.repeat" in str(exc) else "exp-lines"] = str(exc)
-        for widget_id in ("exp-repeat", "exp-lines"):
+        for widget_id in ("exp-repeat", "exp-workers", "exp-lines"):
             self.query_one(f"#{widget_id}").set_class(widget_id in self.errors, "-invalid")
         check = self.query_one("#exp-check", Static)
         if request is not None:
             groups = request.trials // request.plan.repeat
-            check.update(f"[green]{groups} group(s) x {request.plan.repeat} seed(s) = {request.trials} trial(s)[/]")
+            at_once = f", {request.workers} at once" if request.workers > 1 else ""
+            check.update(f"[green]{groups} group(s) x {request.plan.repeat} seed(s) = {request.trials} trial(s)"
+                         f"{at_once}[/]")
         else:
             check.update(f"[red]{escape(next(iter(self.errors.values())))}[/]")
         return request

@@ -8,6 +8,11 @@ fresh :class:`~cnn_tui.tui.training.RunMonitor`, so the Training screen shows th
 trial live); the trial events become :class:`ExperimentTrialStarted` /
 :class:`ExperimentTrialFinished` messages that update a :class:`StudyMonitor`, which the
 Experiment screen draws from. Stop (x) cancels the study; skip ends the current trial only.
+
+With ``workers`` > 1 the trials run in worker processes
+(:class:`~cnn_tui.core.engine.executors.ProcessExecutor`, or the App's ``executor_factory``
+in tests): their events arrive as :class:`ExperimentTrialProgress` messages that keep each
+queue row's progress, and the latest trial started also feeds the Training screen.
 """
 
 from __future__ import annotations
@@ -23,7 +28,12 @@ from textual import work
 from textual.worker import Worker, WorkerState
 
 from cnn_tui.core.errors import CnnTuiError
-from cnn_tui.tui.messages import ExperimentTrialFinished, ExperimentTrialStarted, trial_message
+from cnn_tui.tui.messages import (
+    ExperimentTrialFinished,
+    ExperimentTrialProgress,
+    ExperimentTrialStarted,
+    trial_message,
+)
 
 
 @dataclass
@@ -40,6 +50,8 @@ class TrialRow:
     """The study's primary metric, once the trial has it."""
     run_id: str | None = None
     error: str | None = None
+    progress: str | None = None
+    """Where a running trial is ("epoch 2/5 40%"), from its events."""
 
 
 @dataclass
@@ -55,7 +67,8 @@ class StudyMonitor:
     """starting, running, stopping, completed, stopped, failed."""
     exp_dir: Path | None = None
     current: int = 0
-    """1-based index of the trial in progress (0: none)."""
+    """1-based index of the trial in progress (0: none); with workers, the latest started."""
+    workers: int = 1
     error: str | None = None
     version: int = 0
     _trial_started_at: float | None = None
@@ -88,7 +101,7 @@ class StudyMonitor:
         if self.state == "starting":
             self.state = "running"
         row = self.trials[ev.index - 1]
-        row.state, row.seconds, row.error = "running", None, None
+        row.state, row.seconds, row.error, row.progress = "running", None, None, None
         self._trial_started_at = time.monotonic()
         self._touch()
 
@@ -97,12 +110,43 @@ class StudyMonitor:
         row.state, row.seconds, row.run_id, row.error = ev.status, ev.seconds, ev.run_id, ev.error
         value = (ev.metrics or {}).get(self.metric)
         row.metric = float(value) if isinstance(value, (int, float)) else None
-        self.current = 0
-        self._trial_started_at = None
+        row.progress = None
+        running = [i for i, r in enumerate(self.trials, start=1) if r.state in ("running", "skipping")]
+        if self.current == ev.index or not running:  # with workers, another may still run
+            self.current = running[-1] if running else 0
+            self._trial_started_at = None if not running else self._trial_started_at
         self._touch()
 
-    def skipping(self) -> TrialRow | None:
-        """Mark the trial in progress as being skipped; returns it (None if there is none)."""
+    def trial_progress(self, index: int, event: Any) -> None:
+        """A running trial's engine event (parallel studies): its row's progress text."""
+        row = self.trials[index - 1]
+        if row.state not in ("running", "skipping"):
+            return
+        name = type(event).__name__
+        if name == "RunStarted":
+            text = f"epoch {event.initial_epoch + 1}/{event.epochs}"
+        elif name == "BatchEnd":
+            text = f"epoch {event.epoch} {100 * event.step // max(event.steps, 1)}%"
+        elif name == "EpochEnd":
+            text = f"epoch {event.epoch}/{event.epochs} done"
+        elif name == "Evaluated":
+            text = "evaluated"
+        else:
+            return
+        if text != row.progress:
+            row.progress = text
+            self._touch()
+
+    def skipping(self, trial_id: str | None = None) -> TrialRow | None:
+        """Mark the trial ``trial_id`` (default: the one in progress) as being skipped; returns
+        it (None if it is not running)."""
+        rows = [r for r in self.trials if r.trial_id == trial_id and r.state == "running"] if trial_id else []
+        if trial_id:
+            if not rows:
+                return None
+            rows[0].state = "skipping"
+            self._touch()
+            return rows[0]
         if not self.current:
             return None
         row = self.trials[self.current - 1]
@@ -122,7 +166,7 @@ class StudyMonitor:
         """Seconds left for the study: the trial in progress (its own ETA if known, else the
         mean trial time minus its elapsed time) plus the mean trial time per pending trial."""
         durations = [r.seconds for r in self.trials if r.state == "completed" and r.seconds]
-        pending = sum(r.state == "pending" for r in self.trials)
+        pending = sum(r.state == "pending" for r in self.trials) / max(1, self.workers)
         elapsed = time.monotonic() - self._trial_started_at if self._trial_started_at else 0.0
         mean = statistics.fmean(durations) if durations else None
         if self.current and current_trial_eta is not None:
@@ -145,9 +189,13 @@ class ExperimentRunner:
     study: StudyMonitor | None = None
     _skip: threading.Event | None = None
     _experiment_mode = False
+    _executor: Any = None
+    executor_factory: Any = None
+    """``workers -> executor`` for parallel studies (tests); None: worker processes."""
 
-    def start_study(self, config: Any, plan: Any, name: str) -> bool:
-        """Run ``plan`` on ``config`` as the App's training job; False if one is running."""
+    def start_study(self, config: Any, plan: Any, name: str, workers: int = 1) -> bool:
+        """Run ``plan`` on ``config`` as the App's training job, ``workers`` trials at once;
+        False if one is running."""
         app: Any = self
         if app.training_active:
             app.notify("A run is in progress: stop it (x) before starting an experiment.", severity="warning")
@@ -155,16 +203,23 @@ class ExperimentRunner:
         monitor = StudyMonitor.from_plan(0, name, plan, config)
         app._new_monitor(name, f"experiment {name}: {plan.kind}, {monitor.total} trials; preparing...")
         monitor.seq = app._seq
+        monitor.workers = max(1, workers)
         self.study = monitor
         self._skip = threading.Event()
-        app._train_worker = self._run_study(config, plan, name, app._seq, app._stop, app._pause, self._skip)
+        self._executor = None
+        if workers > 1:
+            from cnn_tui.core.engine.executors import ProcessExecutor
+
+            self._executor = (self.executor_factory or ProcessExecutor)(workers)
+        app._train_worker = self._run_study(config, plan, name, app._seq, app._stop, app._pause, self._skip,
+                                            self._executor)
         app.refresh_train_label()
         app.refresh_bindings()
         return True
 
     @work(thread=True, exclusive=True, group="training", exit_on_error=False)
     def _run_study(self, config: Any, plan: Any, name: str, seq: int, stop: threading.Event,
-                   pause: threading.Event, skip: threading.Event) -> Any:
+                   pause: threading.Event, skip: threading.Event, executor: Any = None) -> Any:
         app: Any = self
         from cnn_tui.core.engine.experiments import run_experiment  # may import TF: this thread only
 
@@ -172,13 +227,24 @@ class ExperimentRunner:
         if train_fn is None:
             from cnn_tui.core.engine import train as train_fn
 
+        sink = app._event_sink(seq)
+        followed = [0]  # with workers: the trial the Training screen shows (the latest started)
+
         def on_trial(event: Any) -> None:
+            if type(event).__name__ == "TrialStarted":
+                followed[0] = event.index
             message = trial_message(event, seq)
             if message is not None:
                 app.post_message(message)
 
-        return run_experiment(config, plan, runs_dir=app.runs_dir, on_event=app._event_sink(seq), on_trial=on_trial,
-                              stop=stop, pause=pause, skip=skip, train_fn=train_fn, name=name)
+        def on_worker_event(event: Any) -> None:
+            app.post_message(ExperimentTrialProgress(event, seq))
+            if event.index == followed[0]:
+                sink(event.event)
+
+        return run_experiment(config, plan, runs_dir=app.runs_dir, on_trial=on_trial, stop=stop, pause=pause,
+                              skip=skip, train_fn=train_fn, name=name, executor=executor,
+                              on_event=sink if executor is None else on_worker_event)
 
     def _current_study(self, seq: int) -> StudyMonitor | None:
         s = self.study
@@ -202,6 +268,11 @@ class ExperimentRunner:
         if screen is not None:
             screen.attach(app.monitor)
         self._sync_experiment()
+
+    def on_experiment_trial_progress(self, message: ExperimentTrialProgress) -> None:
+        if (s := self._current_study(message.seq)) is None:
+            return
+        s.trial_progress(message.event.index, message.event.event)
 
     def on_experiment_trial_finished(self, message: ExperimentTrialFinished) -> None:
         if (s := self._current_study(message.seq)) is None:
@@ -254,20 +325,26 @@ class ExperimentRunner:
                 return True
         return False  # the App reports the error as for a single run
 
-    def skip_trial(self) -> None:
-        """End the trial in progress (stored ``skipped``); the study goes on."""
+    def skip_trial(self, trial_id: str | None = None) -> None:
+        """End the trial ``trial_id`` (default: the one in progress, with workers the latest
+        started) after its batch, stored ``skipped``; the study goes on."""
         app: Any = self
         s = self.study
         if s is None or not s.active or not app.training_active or self._skip is None:
             app.notify("No experiment trial in progress.")
             return
-        row = s.skipping()
+        if self._executor is not None and trial_id is None and s.current:
+            trial_id = s.trials[s.current - 1].trial_id
+        row = s.skipping(trial_id)
         if row is None:
-            app.notify("No trial in progress yet.")
+            app.notify("No trial in progress yet." if trial_id is None else f"Trial {trial_id} is not running.")
             return
-        self._skip.set()
+        if self._executor is not None:
+            self._executor.skip(row.trial_id)
+        else:
+            self._skip.set()
         app._pause.clear()
-        if app.monitor is not None:
+        if app.monitor is not None and s.trials.index(row) + 1 == s.current:
             app.monitor.status = "stopping"
             app.monitor.add_log("warning", f"skipping trial {row.trial_id}: ending it after the current batch")
         self._sync_experiment()

@@ -157,6 +157,20 @@ class ExperimentTrialFinished(Message):
     seq: int
 
 
+@dataclass
+class ExperimentTrialProgress(Message):
+    """An engine event of one of a parallel study's trials (a core ``WorkerEvent``)."""
+
+    event: Any
+    seq: int
+
+    def can_replace(self, message: Message) -> bool:
+        """Batches of the same trial collapse to the latest; epochs and the rest never do."""
+        return (isinstance(message, ExperimentTrialProgress) and message.seq == self.seq
+                and message.event.index == self.event.index
+                and type(message.event.event).__name__ == type(self.event.event).__name__ == "BatchEnd")
+
+
 def trial_message(event: Any, seq: int) -> Message | None:
     """The message for a core trial event (by class name: no engine import needed), or None."""
     cls = {"TrialStarted": ExperimentTrialStarted, "TrialFinished": ExperimentTrialFinished}.get(type(event).__name__)

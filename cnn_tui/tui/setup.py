@@ -693,6 +693,6 @@ class SetupScreen(Screen):
 
         def start(request: Any) -> None:
             if request is not None:
-                self.app.start_study(config, request.plan, request.name)
+                self.app.start_study(config, request.plan, request.name, workers=request.workers)
 
         self.app.push_screen(ExperimentDialog(config, name, initial), start)

@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterator
 
 from cnn_tui.core.config import ExperimentConfig, load_config, save_config
 from cnn_tui.core.engine import trainer
+from cnn_tui.core.engine.executors import Executor, TrialOutcome, TrialSpec
 from cnn_tui.core.engine.plan import METRICS, Plan, Step, Trial, expand, own_overrides, parse_plan, plan_to_dict
 from cnn_tui.core.errors import CnnTuiError, ConfigError, RunStoreError
 from cnn_tui.core.fsutil import atomic_write_json
@@ -252,6 +253,7 @@ def run_experiment(
     pause: threading.Event | None = None,
     train_fn: Callable[..., Any] | None = None,
     skip: threading.Event | None = None,
+    executor: Executor | None = None,
 ) -> Path:
     """Run (or resume) an experiment; returns its folder.
 
@@ -265,9 +267,13 @@ def run_experiment(
     Resuming holds an exclusive lock on the experiment folder: a second process (or
     thread) resuming the same experiment at the same time is refused with RunStoreError
     instead of training the same trials again.
+
+    ``executor`` (:mod:`~cnn_tui.core.engine.executors`) runs the trials elsewhere, several at
+    once (``train_fn`` and ``skip`` are then unused: skip a trial with ``executor.skip(id)``;
+    ``on_event`` gets :class:`~cnn_tui.core.engine.executors.WorkerEvent`).
     """
     args = dict(runs_dir=runs_dir, on_event=on_event, on_trial=on_trial, stop=stop, experiment_dir=experiment_dir,
-                name=name, pause=pause, train_fn=train_fn, skip=skip)
+                name=name, pause=pause, train_fn=train_fn, skip=skip, executor=executor)
     if experiment_dir is not None and (Path(experiment_dir) / PLAN_FILE).is_file():
         with _exclusive(Path(experiment_dir)):
             return _run_experiment(base_config, plan, **args)
@@ -313,6 +319,7 @@ def _run_experiment(
     pause: threading.Event | None,
     train_fn: Callable[..., Any] | None,
     skip: threading.Event | None,
+    executor: Executor | None = None,
 ) -> Path:
     stop = stop or threading.Event()
     skip = skip or threading.Event()
@@ -350,8 +357,15 @@ def _run_experiment(
             entry["state"] = run.state if run.state in ("stopped", "failed") else "failed"
         elif entry["state"] == "completed" and trial_run(entry, runs) is None:
             entry["state"] = "pending"  # the run folder is gone: train it again
-        elif entry["state"] == "running":
-            entry["state"] = "failed"  # a previous process died mid-trial
+        elif entry["state"] == "running":  # a previous process died mid-trial
+            run = trial_run(entry, runs)
+            if run is not None and run.state == "running":  # its worker process lives on
+                raise RunStoreError(f"experiment {exp_dir.name}: trial {t.trial_id} is still running "
+                                    f"(process {run.status.get('pid')}); resume when it has ended")
+            if run is not None and run.state == "completed":  # it finished after the study died: keep it
+                entry.update(state="completed", metrics=_summary(run.metrics))
+            else:
+                entry["state"] = "failed"
         entries.append(entry)
     progress.update(trials=entries, state="running", pid=os.getpid(), host=socket.gethostname(), finished=None)
 
@@ -362,38 +376,67 @@ def _run_experiment(
     durations = [e["seconds"] for e in entries if e["state"] == "completed" and e.get("seconds")]
     total = len(trials)
     emit_trial = on_trial or (lambda ev: None)
+
+    def start(index: int) -> TrialSpec:  # trial ``index`` (1-based) begins
+        trial, entry = trials[index - 1], entries[index - 1]
+        remaining = sum(1 for e in entries[index - 1 :] if e["state"] != "completed")
+        eta = sum(durations) / len(durations) * remaining if durations else None
+        if eta is not None and executor is not None:
+            eta /= max(1, min(executor.workers, remaining))
+        _safe(emit_trial, TrialStarted(exp_dir, index, total, trial, eta))
+        entry.update(state="running", started=_now(), error=None)
+        save()
+        tags = {"experiment": exp_dir.name, "group": trial.group, "seed": trial.seed, "trial": trial.trial_id}
+        return TrialSpec(trial.trial_id, trial.config, runs, f"{run_name}-{trial.trial_id}", tags)
+
+    def record_run(entry: dict[str, Any], run_id: str, run_dir: Any) -> None:
+        if entry.get("run_id") and entry["run_id"] != run_id:
+            entry.setdefault("previous_runs", []).append(entry["run_id"])
+        entry.update(run_id=run_id, run_dir=str(run_dir))
+
+    def worker_event(event: Any) -> None:  # an executor's trial: its run folder is known from RunStarted
+        from cnn_tui.core.engine.events import RunStarted
+
+        if isinstance(event.event, RunStarted):
+            record_run(entries[event.index - 1], event.event.run_id, event.event.run_dir)
+            save()  # a study killed now still knows the run (resume adopts it if it completes)
+        if on_event is not None:
+            on_event(event)
+
+    def finish(index: int, outcome: TrialOutcome, seconds: float, skipped: bool) -> None:  # trial ``index`` ended
+        trial, entry = trials[index - 1], entries[index - 1]
+        status = outcome.status
+        if outcome.run_id:
+            record_run(entry, outcome.run_id, outcome.run_dir)
+        if status == "stopped" and skipped and not stop.is_set():
+            status = "skipped"
+        entry.update(state=status, finished=_now(), seconds=seconds, error=outcome.error,
+                     metrics=_summary(outcome.metrics))
+        save()
+        if status == "completed":
+            durations.append(seconds)
+        _safe(emit_trial, TrialFinished(exp_dir, index, total, trial, status, entry.get("run_id"),
+                                        seconds, outcome.metrics, outcome.error))
+
     try:
-        for index, (trial, entry) in enumerate(zip(trials, entries), start=1):
+        if executor is not None:  # trials in worker processes or on a cluster (executors.py)
+            todo = [i for i, e in enumerate(entries, start=1) if e["state"] != "completed"]
+            executor.run(todo, start, finish, stop=stop, pause=pause, on_event=worker_event)
+        for index, entry in enumerate(entries if executor is None else [], start=1):
             if entry["state"] == "completed":
                 continue
             if stop.is_set():
                 break
-            remaining = sum(1 for e in entries[index - 1 :] if e["state"] != "completed")
-            eta = sum(durations) / len(durations) * remaining if durations else None
             skip.clear()  # a skip asked for between trials is not this trial's
-            _safe(emit_trial, TrialStarted(exp_dir, index, total, trial, eta))
-            entry.update(state="running", started=_now(), error=None)
-            save()
+            spec = start(index)
             started = time.monotonic()
-            tags = {"experiment": exp_dir.name, "group": trial.group, "seed": trial.seed, "trial": trial.trial_id}
             try:
-                result = train_fn(trial.config, on_event, trial_stop, runs_dir=runs,
-                                  name=f"{run_name}-{trial.trial_id}", pause=pause, tags=tags)
-                status, error, metrics = result.status, result.error, result.metrics
-                if entry.get("run_id"):
-                    entry.setdefault("previous_runs", []).append(entry["run_id"])
-                entry.update(run_id=result.run_id, run_dir=str(result.run_dir))
+                result = train_fn(spec.config, on_event, trial_stop, runs_dir=runs, name=spec.name, pause=pause,
+                                  tags=spec.tags)
+                outcome = TrialOutcome(result.status, result.error, result.metrics, result.run_id, result.run_dir)
             except CnnTuiError as exc:  # bad input for this cell (e.g. too deep): record, go on
-                status, error, metrics = "failed", str(exc), None
-            if status == "stopped" and skip.is_set() and not stop.is_set():
-                status = "skipped"
-            seconds = round(time.monotonic() - started, 3)
-            entry.update(state=status, finished=_now(), seconds=seconds, error=error, metrics=_summary(metrics))
-            save()
-            if status == "completed":
-                durations.append(seconds)
-            _safe(emit_trial, TrialFinished(exp_dir, index, total, trial, status, entry.get("run_id"),
-                                            seconds, metrics, error))
+                outcome = TrialOutcome("failed", str(exc))
+            finish(index, outcome, round(time.monotonic() - started, 3), skip.is_set())
     finally:
         for e in entries:
             if e["state"] == "running":  # interrupted by an exception (KeyboardInterrupt...)

@@ -23,6 +23,7 @@ from textual.worker import Worker, WorkerState
 from cnn_tui.core.errors import CnnTuiError
 from cnn_tui.core.results.samples import Sample, load_misclassified
 from cnn_tui.core.results.store import RunInfo, RunStore
+from cnn_tui.tui.narrow import NarrowAware
 from cnn_tui.tui.report_figures import FIGURES_BINDING, write_figures
 from cnn_tui.tui.widgets.confusion import ConfusionMatrix
 from cnn_tui.tui.widgets.curves import TrainingCurves
@@ -62,7 +63,7 @@ def load_run(run_dir: Path) -> RunInfo:
     return RunStore(run_dir.parent).get(str(run_dir))
 
 
-class ResultsScreen(Screen):
+class ResultsScreen(NarrowAware, Screen):
     """Test metrics, per-class scores, confusion matrix, curves and mistakes of one run."""
 
     CSS_PATH = "results.tcss"
@@ -90,6 +91,7 @@ class ResultsScreen(Screen):
         self._page_size = page_size
 
     def compose(self) -> ComposeResult:
+        self.start_narrow()  # narrow terminal: per-class table and confusion closer, scrolled sideways
         yield Header()
         yield Static(id="results-head")
         with TabbedContent(id="results-tabs"):

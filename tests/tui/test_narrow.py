@@ -168,7 +168,7 @@ def test_footer_plan_keeps_quit_and_help_and_fits():
     narrow = plan_footer(keys, ("^p", "palette"), 40)
     assert narrow.compact and narrow.short
     shown = [keys[i][0] for i in sorted(narrow.shown) if i >= 0]
-    assert {"?", "q", "f5", "esc"} <= set(shown) and "s" not in shown  # Setup: the lowest tier
+    assert {"?", "q", "f5", "esc", "u"} <= set(shown) and "s" not in shown  # Setup: the lowest tier
     widths = [key_width(k, d.split()[0], True) for i, (k, d, _) in enumerate(keys) if i in narrow.shown]
     assert sum(widths) <= 40
 
@@ -213,6 +213,28 @@ async def test_training_at_80x24_while_a_run_trains(app_in):
         assert {"x", "p", "question_mark", "q"} <= set(keys)
         await pilot.press("x")
         assert await wait_for(lambda: not app.training_active, timeout=10)
+
+
+async def test_experiment_at_80x24_while_a_study_runs(app_in):
+    """The study's own keys (skip a trial, cancel) stay in the footer with Stop and Pause."""
+    app = app_in(FakeEngine(steps=40, step_delay=0.05, warn=None))
+    async with app.run_test(size=NARROW) as pilot:
+        await setup_ready(app)
+        await pilot.press("ctrl+e")
+        assert await wait_for(lambda: type(app.screen).__name__ == "ExperimentDialog" and app.screen.is_mounted)
+        app.screen.query_one("#exp-kind").value = "repeat"
+        await pilot.pause()
+        app.screen.query_one("#exp-repeat").value = "3"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        assert await wait_for(lambda: app.study is not None and app.study.active and app.training_active)
+        await pilot.press("E")
+        assert await wait_for(lambda: isinstance(app.screen, ExperimentScreen) and app.screen.is_mounted)
+        await pilot.pause()
+        keys = footer_keys(app.screen)
+        assert {"k", "c", "x", "p", "escape", "question_mark", "q"} <= set(keys)
+        await pilot.press("c")
+        assert await wait_for(lambda: not app.study.active, timeout=15)
 
 
 async def test_results_at_80x24(app_in):

@@ -45,14 +45,15 @@ NARROW_BELOW = 120
 
 ACTION_TIERS = {
     "quit": 0, "help": 0,
-    "train": 1, "stop": 1, "pause": 1, "back": 1, "open_run": 1,
-    "results": 1, "runs": 1, "experiment": 1,
-    "setup": 3, "training": 3, "reload": 3, "refresh": 3,
+    "train": 1, "stop": 1, "pause": 1, "back": 1, "open_run": 1, "skip_trial": 1, "cancel_study": 1,
+    "results": 2, "runs": 2, "experiment": 2,
+    "setup": 4, "training": 4, "reload": 4, "refresh": 4,
 }
 """Which keys a footer too narrow for all of them keeps first (lower first); the screen's
-own keys are tier 2, in the order they are declared, then the command palette's. Keys
+other keys are tier 3, in the order they are declared, then the command palette's. Keys
 left out still work, and help (?) and the palette (ctrl+p) list them."""
-PALETTE_TIER = (2, 10_000)
+SCREEN_TIER = 3
+PALETTE_TIER = (SCREEN_TIER, 10_000)
 
 
 def key_width(key_display: str, description: str, compact: bool) -> int:
@@ -76,7 +77,7 @@ def short_label(description: str) -> str:
 def tier(action: str, position: int) -> tuple[int, int]:
     """Sort key of a footer key: lower keeps its place in a narrow footer first."""
     name = action.rsplit(".", 1)[-1].split("(", 1)[0]
-    return (ACTION_TIERS.get(name, 2), position)
+    return (ACTION_TIERS.get(name, SCREEN_TIER), position)
 
 
 @dataclass(frozen=True)

@@ -249,6 +249,35 @@ async def test_results_at_80x24(app_in):
         assert columns_fit(per_class, per_class.ordered_columns[-1].key.value)
 
 
+async def test_results_at_80x24_long_class_names_stack(app_in, monkeypatch):
+    """Fashion-MNIST's class names: per-class table and confusion matrix side by side are
+    wider than 80 columns, so the matrix goes under the table, whole (it was cut)."""
+    import canned
+
+    monkeypatch.setattr(canned, "CLASS_NAMES", ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                                                "Shirt", "Sneaker", "Bag", "Ankle boot"])
+    run_dir = canned.make_run(Path("runs"), "20240103-100000-fashion-ffffff", name="fashion")
+    app = app_in()
+    async with app.run_test(size=NARROW) as pilot:
+        await setup_ready(app)
+        app.open_results(run_dir)
+        assert await wait_for(lambda: isinstance(app.screen, ResultsScreen) and app.screen.is_mounted)
+        screen = app.screen
+        confusion, per_class = screen.query_one(ConfusionMatrix), screen.query_one("#per-class", DataTable)
+        assert await wait_for(lambda: per_class.row_count == 10)
+        await app.workers.wait_for_complete()
+        full = confusion.get_content_width(Size(*WIDE), Size(*WIDE)) + 2
+        assert full > 60
+        # whole: inside the screen, as wide as its content (it was cut at the screen's edge)
+        assert await wait_for(lambda: confusion.region.right <= 80 and confusion.region.width == full, timeout=3)
+        assert confusion.region.y >= per_class.region.bottom
+        assert screen.query_one("#summary-body").has_class("-stacked")
+        await pilot.resize_terminal(*WIDE)  # room again: side by side
+        assert await wait_for(lambda: not screen.query_one("#summary-body").has_class("-stacked"))
+        await pilot.pause()
+        assert per_class.region.right <= confusion.region.x
+
+
 async def test_runs_at_80x24_metrics_in_sight(app_in):
     app = app_in()
     async with app.run_test(size=NARROW) as pilot:

@@ -13,7 +13,6 @@ from canned import RUN_A, make_runs
 from fake_engine import FakeEngine, wait_for
 from textual.geometry import Size
 from textual.widgets import DataTable
-from textual.widgets._footer import FooterKey
 
 from cnn_tui.core.engine import experiments
 from cnn_tui.tui.app import CnnTuiApp
@@ -23,7 +22,7 @@ from cnn_tui.tui.results import ResultsScreen
 from cnn_tui.tui.runs import RunsScreen
 from cnn_tui.tui.widgets.confusion import ConfusionMatrix
 from cnn_tui.tui.widgets.footer import NARROW_BELOW as FOOTER_NARROW_BELOW
-from cnn_tui.tui.widgets.footer import Footer, key_width, plan_footer
+from cnn_tui.tui.widgets.footer import Footer, FooterKey, key_width, plan_footer
 from cnn_tui.tui.widgets.model_summary import ModelSummaryView
 
 NARROW = (80, 24)

@@ -25,7 +25,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.dom import DOMNode
 from textual.widgets import Footer as TextualFooter
-from textual.widgets._footer import FooterKey
+from textual.widgets._footer import FooterKey  # not exported by textual.widgets; tests use this one
 
 
 def prune_closed_watchers(node: DOMNode) -> int:

@@ -104,6 +104,7 @@ def plan_footer(
             widths[-1] = palette_width(*palette, compact)
         if sum(widths.values()) <= width:
             return FooterPlan(compact, short, frozenset(widths))
+    # Still too wide with short labels (``widths`` are theirs): keep the best ranked that fit.
     ranks = {i: tier(a, i) for i, (_, _, a) in enumerate(keys)}
     if palette is not None:
         ranks[-1] = PALETTE_TIER

@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, ProgressBar, Static
 
 from cnn_tui.tui.messages import ExperimentResults
+from cnn_tui.tui.narrow import NarrowAware
 from cnn_tui.tui.report_figures import FIGURES_BINDING, write_figures
 from cnn_tui.tui.results import STATE_STYLES, error_text
 from cnn_tui.tui.training import _fmt_duration
@@ -45,7 +46,7 @@ def _cell(value: Any) -> Text:
     return Text(str(value))
 
 
-class ExperimentScreen(Screen):
+class ExperimentScreen(NarrowAware, Screen):
     """Queue, progress, aggregated table and mean ± std curves of the running or last study."""
 
     CSS_PATH = "experiment.tcss"
@@ -64,6 +65,7 @@ class ExperimentScreen(Screen):
         self._loaded_for: Path | None = None
 
     def compose(self) -> ComposeResult:
+        self.start_narrow()  # narrow terminal: the queue takes the whole width
         yield Header()
         yield Static("", id="exp-summary")
         with Horizontal(id="exp-progress-row"):

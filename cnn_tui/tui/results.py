@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, ScrollableContainer, VerticalScroll
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
@@ -23,6 +24,7 @@ from textual.worker import Worker, WorkerState
 from cnn_tui.core.errors import CnnTuiError
 from cnn_tui.core.results.samples import Sample, load_misclassified
 from cnn_tui.core.results.store import RunInfo, RunStore
+from cnn_tui.tui.narrow import NarrowAware
 from cnn_tui.tui.report_figures import FIGURES_BINDING, write_figures
 from cnn_tui.tui.widgets.confusion import ConfusionMatrix
 from cnn_tui.tui.widgets.curves import TrainingCurves
@@ -62,7 +64,7 @@ def load_run(run_dir: Path) -> RunInfo:
     return RunStore(run_dir.parent).get(str(run_dir))
 
 
-class ResultsScreen(Screen):
+class ResultsScreen(NarrowAware, Screen):
     """Test metrics, per-class scores, confusion matrix, curves and mistakes of one run."""
 
     CSS_PATH = "results.tcss"
@@ -90,6 +92,7 @@ class ResultsScreen(Screen):
         self._page_size = page_size
 
     def compose(self) -> ComposeResult:
+        self.start_narrow()  # narrow terminal: less margin between the per-class table and confusion
         yield Header()
         yield Static(id="results-head")
         with TabbedContent(id="results-tabs"):
@@ -255,6 +258,28 @@ class ResultsScreen(Screen):
                 self.notify(f"{run.path}: metrics.json has a malformed confusion_matrix", severity="error")
         else:
             confusion.set_data([], [])
+        self.call_after_refresh(self._fit_summary)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # (Textual calls NarrowAware.on_resize as well: each class's handler runs.)
+        self.call_after_refresh(self._fit_summary)
+
+    def _fit_summary(self) -> None:
+        """Put the confusion matrix under the per-class table (class ``-stacked``) when the
+        two side by side are wider than the screen, e.g. long class names at 80 columns."""
+        if not self.is_attached or not self.query("#summary-body"):
+            return
+        body = self.query_one("#summary-body")
+        table = self.query_one("#per-class", DataTable)
+        confusion = self.query_one(ConfusionMatrix)
+        width = body.parent.scrollable_content_region.width if body.parent else self.size.width
+        need = (
+            sum(column.get_render_width(table) for column in table.columns.values())
+            + table.styles.margin.right
+            + confusion.get_content_width(Size(10_000, 1), Size(10_000, 1))
+            + confusion.styles.gutter.width
+        )
+        body.set_class(need > width, "-stacked")
 
     @work(thread=True, exclusive=True, group=_SAMPLES_GROUP, exit_on_error=False)
     def _load_samples(self, run: RunInfo) -> list[Sample]:

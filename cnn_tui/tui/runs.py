@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Input, Static
 from cnn_tui.core.errors import CnnTuiError
 from cnn_tui.core.results.store import RunInfo, RunStore
 from cnn_tui.core.results.table import METRIC_COLUMNS, Table, config_keys_of, runs_table
+from cnn_tui.tui.narrow import NarrowAware
 from cnn_tui.tui.results import STATE_STYLES, ResultsScreen, error_text
 from cnn_tui.tui.widgets.curves import CurvePlot, overlay_series
 from cnn_tui.tui.report_figures import FIGURES_BINDING, write_figures
@@ -31,6 +32,9 @@ from cnn_tui.tui.widgets.header import Header
 
 SELECT_MARK = "●"
 MAX_COLUMN_WIDTH = 40
+NARROW_WIDTHS = {"run": 15, "name": 12}
+"""The run and name columns of a narrow terminal (the run id's date and time; the metrics
+come right after them and must stay in sight at 80 columns)."""
 
 
 def cell_text(value: Any, column: str) -> Text:
@@ -79,7 +83,7 @@ class FilterInput(Input):
         self.screen.clear_filter()
 
 
-class RunsScreen(Screen):
+class RunsScreen(NarrowAware, Screen):
     """All runs in a table; open one, select several to compare curves, export."""
 
     CSS_PATH = "runs.tcss"
@@ -117,6 +121,7 @@ class RunsScreen(Screen):
         """The config columns chosen with C; None: the keys that differ between the runs."""
 
     def compose(self) -> ComposeResult:
+        self.start_narrow()  # narrow terminal: run and name columns cut, metrics in sight
         yield Header()
         yield Static(id="runs-summary")
         yield FilterInput(placeholder="filter: words found in the run, name, state or dataset (enter: table, "
@@ -134,6 +139,10 @@ class RunsScreen(Screen):
         self.query_one("#runs-filter").display = False
         self.action_refresh()
         self.query_one(DataTable).focus()
+
+    def narrow_changed(self, narrow: bool) -> None:
+        if self.is_mounted:
+            self._fill()
 
     def on_screen_resume(self) -> None:
         # Back from a run's results, a dialog or another mode: pick up new runs.
@@ -188,6 +197,8 @@ class RunsScreen(Screen):
             # Explicit widths: DataTable measures auto-width columns only on its next idle,
             # which a refresh triggered from elsewhere (screen resume) may not give it.
             width = min(MAX_COLUMN_WIDTH, max([len(label), *(c[i].cell_len for c in cells)]))
+            if self.narrow and column in NARROW_WIDTHS:
+                width = min(width, NARROW_WIDTHS[column])
             data_table.add_column(label, key=column, width=width)
         for row, row_cells in zip(rows, cells):
             mark = Text(SELECT_MARK, style="bold cyan") if row["run"] in self.selected else ""

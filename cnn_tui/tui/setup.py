@@ -24,6 +24,7 @@ from cnn_tui.core.config import ExperimentConfig, apply_overrides, field_docs
 from cnn_tui.core.errors import CnnTuiError, ConfigError
 from cnn_tui.tui.dialogs import LoadPresetDialog, SavePresetDialog, SavePresetRequest
 from cnn_tui.tui.messages import DatasetFacts, SummaryReady
+from cnn_tui.tui.narrow import NarrowAware
 from cnn_tui.tui.widgets.config_fields import (
     PRESET_BLOCKS,
     ConfigField,
@@ -48,7 +49,7 @@ FIRST_PAINT_FALLBACK = 3.0
 """Seconds after mount at which the after-first-paint work starts if no frame was seen."""
 
 
-class SetupScreen(Screen):
+class SetupScreen(NarrowAware, Screen):
     """Choose a dataset and a preset, flip toggles, see the model, press F5 to train."""
 
     TITLE = "cnn-tui"
@@ -87,6 +88,7 @@ class SetupScreen(Screen):
         # The start-up preset is read before composing, so every control is created with
         # its value: setting values after mount restyles the changed widgets (classes such
         # as -on and -disabled), which the first paint would wait for.
+        self.start_narrow()  # narrow terminal: the side panel goes under the form
         self._read_presets()
         self._load_initial_preset()
         config, docs = self.base, field_docs()

@@ -290,6 +290,33 @@ def test_stopped_trial_is_trained_again_on_resume(tmp_path):
     assert len(RunStore(tmp_path).list()) == 5
 
 
+def test_a_skip_aimed_at_a_trial_that_just_ended_does_not_hit_the_next(tmp_path):
+    """The app's k with short trials skipped the next trial, not the running one: the request
+    named the trial on screen, which had ended by the time it landed. A TrialSkip names its
+    trial; the next one trains on, and a skip aimed at the running one still ends it."""
+    from cnn_tui.core.engine.experiments import TrialSkip
+
+    skip, seen, ids = TrialSkip(), [], []
+
+    def train(config, on_event=None, stop=None, *, runs_dir=None, name=None, pause=None, tags=None):
+        writer = RunStore(runs_dir).create(config, name=name, tags=tags)
+        ids.append(tags["trial"])
+        if len(ids) == 2:
+            skip.request(ids[0])  # the user's k, aimed at trial 1, lands as trial 2 trains
+        if len(ids) == 3:
+            skip.request(ids[2])  # aimed at the trial in progress: ends it
+        seen.append(stop.is_set())
+        status = "stopped" if stop.is_set() else "completed"
+        writer.append_history({"epoch": 1, "val_accuracy": 0.5})
+        writer.write_metrics({"test_accuracy": 0.8})
+        writer.finish(status)
+        return RunResult(writer.run_id, writer.path, status, {"test_accuracy": 0.8}, None)
+
+    exp = run_experiment(BASE, {"repeat": 3}, runs_dir=tmp_path, train_fn=train, skip=skip)
+    assert seen == [False, False, True]
+    assert [t["state"] for t in read_progress(exp)["trials"]] == ["completed", "completed", "skipped"]
+
+
 def test_skip_ends_only_the_current_trial(tmp_path):
     skip, seen = threading.Event(), []
 

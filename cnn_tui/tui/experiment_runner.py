@@ -205,7 +205,9 @@ class ExperimentRunner:
         monitor.seq = app._seq
         monitor.workers = max(1, workers)
         self.study = monitor
-        self._skip = threading.Event()
+        from cnn_tui.core.engine.experiments import TrialSkip
+
+        self._skip = TrialSkip()
         self._executor = None
         if workers > 1:
             from cnn_tui.core.engine.executors import ProcessExecutor
@@ -342,7 +344,7 @@ class ExperimentRunner:
         if self._executor is not None:
             self._executor.skip(row.trial_id)
         else:
-            self._skip.set()
+            self._skip.request(row.trial_id)  # this trial only, even if it ends meanwhile
         app._pause.clear()
         if app.monitor is not None and s.trials.index(row) + 1 == s.current:
             app.monitor.status = "stopping"

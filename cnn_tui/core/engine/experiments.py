@@ -215,8 +215,38 @@ def _summary(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: metrics.get(k) for k in METRICS if k in metrics}
 
 
+class TrialSkip(threading.Event):
+    """A skip aimed at one trial: :meth:`request` (trial id) ends that trial and no other.
+
+    A front end asks to skip the trial it shows as running; by the time the request lands,
+    that trial may have ended and the next one begun (the app's k "skipped the next trial,
+    not the running one"). A plain ``set()`` (no target) still means "the current trial".
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.target: str | None = None
+
+    def request(self, trial_id: str | None) -> None:
+        self.target = trial_id
+        self.set()
+
+    def clear(self) -> None:
+        self.target = None
+        super().clear()
+
+
+def skip_hits(skip: threading.Event, trial_id: str) -> bool:
+    """``skip`` is set for ``trial_id`` (a :class:`TrialSkip` aimed elsewhere is not)."""
+    if not skip.is_set():
+        return False
+    target = getattr(skip, "target", None)
+    return target is None or target == trial_id
+
+
 class _TrialStop(threading.Event):
-    """The ``stop`` a trial's train_fn gets: set while the study's ``stop`` or ``skip`` is.
+    """The ``stop`` a trial's train_fn gets: set while the study's ``stop`` is, or a skip
+    of this trial (``trial_id``).
 
     Setting it (a train_fn that stops itself) sets the study's ``stop``, as before.
     """
@@ -224,9 +254,10 @@ class _TrialStop(threading.Event):
     def __init__(self, stop: threading.Event, skip: threading.Event) -> None:
         super().__init__()
         self._stop, self._skip = stop, skip
+        self.trial_id = ""
 
     def is_set(self) -> bool:
-        return self._stop.is_set() or self._skip.is_set()
+        return self._stop.is_set() or skip_hits(self._skip, self.trial_id)
 
     def set(self) -> None:
         self._stop.set()
@@ -428,6 +459,7 @@ def _run_experiment(
             if stop.is_set():
                 break
             skip.clear()  # a skip asked for between trials is not this trial's
+            trial_stop.trial_id = trials[index - 1].trial_id
             spec = start(index)
             started = time.monotonic()
             try:
@@ -436,7 +468,7 @@ def _run_experiment(
                 outcome = TrialOutcome(result.status, result.error, result.metrics, result.run_id, result.run_dir)
             except CnnTuiError as exc:  # bad input for this cell (e.g. too deep): record, go on
                 outcome = TrialOutcome("failed", str(exc))
-            finish(index, outcome, round(time.monotonic() - started, 3), skip.is_set())
+            finish(index, outcome, round(time.monotonic() - started, 3), skip_hits(skip, spec.trial_id))
     finally:
         for e in entries:
             if e["state"] == "running":  # interrupted by an exception (KeyboardInterrupt...)

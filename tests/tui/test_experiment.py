@@ -101,10 +101,11 @@ async def test_skip_then_cancel(make_app):
         await pilot.press("E")
         assert await wait_for(lambda: isinstance(app.screen, ExperimentScreen))
         assert await wait_for(lambda: study.current == 1 and engine.batches_emitted > 2)
+        first_monitor = app.monitor
         await pilot.press("k")
         # the request names its trial (tests/test_experiments.py: a late one does not hit the next
         # trial) and the log says which
-        assert any(f"skipping trial {study.trials[0].trial_id}" in m for _, m in app.monitor.log)
+        assert any(f"skipping trial {study.trials[0].trial_id}" in m for _, m in first_monitor.log)
         assert await wait_for(lambda: study.trials[0].state == "skipped", timeout=10)
         assert await wait_for(lambda: study.current == 2 and study.trials[1].state == "running", timeout=10)
         assert app.monitor is not None and app.monitor.preset.endswith("r01-s43")  # a fresh monitor per trial

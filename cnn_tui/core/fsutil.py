@@ -48,16 +48,17 @@ def remove_stale_temps(folder: str | os.PathLike) -> list[str]:
     return removed
 
 
+def write_text_synced(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path``, flushed and fsynced."""
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically, flushed and fsynced before the rename."""
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    atomic_write_with(path, write)
+    atomic_write_with(path, lambda tmp: write_text_synced(tmp, text))
 
 
 def atomic_write_json(path: str | os.PathLike, data: Any) -> None:
@@ -72,3 +73,34 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def write_output(path: str | os.PathLike, write: Callable[[Path], None], *, force: bool = False) -> Path:
+    """Write a file the user named (an export, a figure) with ``write(tmp)``, atomically.
+
+    Refuses, with one :class:`~cnn_tui.core.errors.RunStoreError` line, a folder, an
+    existing file unless ``force``, and a place that cannot be written. Returns the path.
+    """
+    from cnn_tui.core.errors import RunStoreError
+
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise RunStoreError(f"{target}: is a folder, expected a file name")
+    if target.exists() and not force:
+        raise RunStoreError(f"{target}: file exists (use --force to overwrite)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_with(target, write)
+    except OSError as exc:
+        raise RunStoreError(f"{target}: cannot write ({exc.strerror or exc})") from None
+    return target
+
+
+def type_problem(data: dict[str, Any], types: dict[str, tuple[type, ...]]) -> str | None:
+    """The first key of ``data`` whose value is not None and not of its ``types`` (bools are
+    not ints here), as ``key = value should be type``; None when all are right."""
+    for key, allowed in types.items():
+        value = data.get(key)
+        if value is not None and (not isinstance(value, allowed) or isinstance(value, bool)):
+            return f"{key} = {value!r} should be {allowed[0].__name__}"
+    return None

@@ -39,7 +39,7 @@ from cnn_tui.core.engine import trainer
 from cnn_tui.core.engine.executors import Executor, TrialOutcome, TrialSpec
 from cnn_tui.core.engine.plan import METRICS, Plan, Step, Trial, expand, own_overrides, parse_plan, plan_to_dict
 from cnn_tui.core.errors import CnnTuiError, ConfigError, RunStoreError
-from cnn_tui.core.fsutil import atomic_write_json
+from cnn_tui.core.fsutil import atomic_write_json, type_problem
 from cnn_tui.core.results.store import RunInfo, RunStore, pid_alive, resolve_runs_dir
 
 EXPERIMENTS_DIR = "experiments"
@@ -114,11 +114,7 @@ def _trial_problem(entry: Any) -> str | None:
     """Why a progress.json trial entry cannot be trusted (a tampered file), or None."""
     if not isinstance(entry, dict):
         return f"{entry!r} is not an object"
-    for key, types in _TRIAL_TYPES.items():
-        value = entry.get(key)
-        if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
-            return f"{key} = {value!r} should be {types[0].__name__}"
-    return None
+    return type_problem(entry, _TRIAL_TYPES)
 
 
 def read_progress(exp_dir: Path) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from cnn_tui.core.errors import CnnTuiError, RunStoreError
-from cnn_tui.core.fsutil import atomic_write_with
+from cnn_tui.core.fsutil import write_output
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -357,17 +357,8 @@ def draw(kind: str, *, runs: Sequence[RunInfo] = (), experiment: str | os.PathLi
 def save(fig: Figure, path: str | os.PathLike, *, force: bool = False) -> Path:
     """Write ``fig`` to ``path`` (format from the suffix) atomically; refuse to replace a
     file unless ``force``."""
-    target = Path(path).expanduser()
-    fmt = figure_format(target)
-    if target.is_dir():
-        raise RunStoreError(f"{target}: is a folder, expected a file name")
-    if target.exists() and not force:
-        raise RunStoreError(f"{target}: file exists (use --force to overwrite)")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_with(target, lambda tmp: fig.savefig(tmp, format=fmt, dpi=fig.dpi))
-    except OSError as exc:
-        raise RunStoreError(f"{target}: cannot write ({exc.strerror or exc})") from None
+    fmt = figure_format(path)
+    target = write_output(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=fig.dpi), force=force)
     return target
 
 

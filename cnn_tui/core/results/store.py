@@ -36,7 +36,13 @@ from typing import Any
 
 from cnn_tui.core.config import ExperimentConfig, config_from_dict, to_toml
 from cnn_tui.core.errors import CnnTuiError, RunStoreError
-from cnn_tui.core.fsutil import atomic_write_json, atomic_write_text, atomic_write_with, remove_stale_temps
+from cnn_tui.core.fsutil import (
+    atomic_write_json,
+    atomic_write_text,
+    atomic_write_with,
+    remove_stale_temps,
+    type_problem,
+)
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
 STATES = ("running", "completed", "stopped", "failed", "crashed", "damaged")
@@ -366,11 +372,7 @@ def _status_problem(status: dict[str, Any]) -> str | None:
     if state not in STATES or state in ("crashed", "damaged"):
         allowed = "running, completed, stopped, failed"
         return f"state = {state!r} is not a run state (allowed: {allowed})"
-    for key, types in _STATUS_TYPES.items():
-        value = status.get(key)
-        if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
-            return f"{key} = {value!r} should be {types[0].__name__}"
-    return None
+    return type_problem(status, _STATUS_TYPES)
 
 
 def _is_run_folder(path: Path) -> bool:

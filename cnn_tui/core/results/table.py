@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from cnn_tui.core.errors import CnnTuiError, RunStoreError
-from cnn_tui.core.fsutil import atomic_write_text
+from cnn_tui.core.errors import CnnTuiError
+from cnn_tui.core.fsutil import write_output, write_text_synced
 
 if TYPE_CHECKING:  # pragma: no cover
     from cnn_tui.core.results.store import RunInfo
@@ -284,14 +284,5 @@ def export(
 ) -> Path:
     """Write the rendered table to ``path`` atomically; refuse to replace a file unless ``force``."""
     text = render(table, fmt, transpose=transpose, precision=precision)
-    target = Path(path).expanduser()
-    if target.is_dir():
-        raise RunStoreError(f"{target}: is a folder, expected a file name")
-    if target.exists() and not force:
-        raise RunStoreError(f"{target}: file exists (use --force to overwrite)")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(target, text)
-    except OSError as exc:
-        raise RunStoreError(f"{target}: cannot write ({exc.strerror or exc})") from None
+    target = write_output(path, lambda tmp: write_text_synced(tmp, text), force=force)
     return target

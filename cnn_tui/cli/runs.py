@@ -112,23 +112,16 @@ def _config_columns(args: argparse.Namespace) -> list[str]:
 def _select(rows: list[dict[str, Any]], args: argparse.Namespace, extra: list[str]) -> list[dict[str, Any]]:
     """--filter, then --sort/--reverse (rows without a value stay last)."""
     from cnn_tui.cli.common import CliError
+    from cnn_tui.core.results.table import matches_words, sort_rows
 
-    words = (getattr(args, "filter", "") or "").lower().split()
-    if words:
-        rows = [r for r in rows
-                if all(w in " ".join(str(r.get(k) or "") for k in ("run_id", "name", "state", "dataset")).lower()
-                       for w in words)]
+    text = getattr(args, "filter", "") or ""
+    if text.strip():
+        rows = [r for r in rows if matches_words(text, (r.get(k) for k in ("run_id", "name", "state", "dataset")))]
     column = getattr(args, "sort", None)
     if column:
         if column not in (*SORTABLE, *extra):
             raise CliError(f"--sort: {column!r} is not a column (allowed: {', '.join((*SORTABLE, *extra))})")
-
-        def key(r: dict[str, Any]) -> tuple[int, Any]:
-            v = r.get(column)
-            return (0, float(v)) if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, str(v).lower())
-
-        present = [r for r in rows if r.get(column) is not None]
-        rows = sorted(present, key=key, reverse=args.reverse) + [r for r in rows if r.get(column) is None]
+        rows = sort_rows(rows, column, reverse=args.reverse)
     elif getattr(args, "reverse", False):
         rows = rows[::-1]
     return rows

@@ -20,7 +20,14 @@ from textual.widgets import DataTable, Input, Static
 
 from cnn_tui.core.errors import CnnTuiError
 from cnn_tui.core.results.store import RunInfo, RunStore
-from cnn_tui.core.results.table import METRIC_COLUMNS, Table, config_keys_of, runs_table
+from cnn_tui.core.results.table import (
+    METRIC_COLUMNS,
+    Table,
+    config_keys_of,
+    matches_words,
+    runs_table,
+    sort_rows,
+)
 from cnn_tui.tui.narrow import NarrowAware
 from cnn_tui.tui.results import STATE_STYLES, ResultsScreen, error_text
 from cnn_tui.tui.widgets.curves import CurvePlot, overlay_series
@@ -58,20 +65,6 @@ def cell_text(value: Any, column: str) -> Text:
     if isinstance(value, (list, tuple)):
         return Text("[" + ", ".join(str(v) for v in value) + "]")
     return Text(str(value))
-
-
-def sort_key(value: Any) -> tuple[int, Any]:
-    """Numbers before text; None handled by the caller (always last)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return (0, float(value))
-    return (1, str(value).lower())
-
-
-def sort_rows(rows: list[dict[str, Any]], column: str, reverse: bool = False) -> list[dict[str, Any]]:
-    """``rows`` ordered by ``column``; rows without a value stay at the end either way."""
-    present = [r for r in rows if r.get(column) is not None]
-    missing = [r for r in rows if r.get(column) is None]
-    return sorted(present, key=lambda r: sort_key(r[column]), reverse=reverse) + missing
 
 
 class FilterInput(Input):
@@ -208,17 +201,16 @@ class RunsScreen(NarrowAware, Screen):
         self._update_summary()
 
     def _matches(self, row: dict[str, Any]) -> bool:
-        words = self.filter_text.lower().split()
-        if not words:
+        if not self.filter_text.strip():
             return True
-        haystack = " ".join(str(row.get(k) or "") for k in ("run", "name", "state", "data.dataset")).lower()
+        values = [row.get(k) for k in ("run", "name", "state", "data.dataset")]
         run = self.runs.get(row["run"])
-        if "data.dataset" not in row and run is not None:
+        if "data.dataset" not in row and run is not None:  # the column is not shown (C)
             try:
-                haystack += " " + run.config.data.dataset.lower()
+                values.append(run.config.data.dataset)
             except CnnTuiError:
                 pass
-        return all(word in haystack for word in words)
+        return matches_words(self.filter_text, values)
 
     # -- filter and columns -------------------------------------------------------------
 

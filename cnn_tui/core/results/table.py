@@ -92,6 +92,28 @@ def runs_table(runs: list["RunInfo"], *, title: str = "", config_keys: Iterable[
     return Table(columns=columns, rows=rows, title=title)
 
 
+def sort_key(value: Any) -> tuple[int, Any]:
+    """Numbers before text; None handled by the caller (always last)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, float(value))
+    return (1, str(value).lower())
+
+
+def sort_rows(rows: list[dict[str, Any]], column: str, reverse: bool = False) -> list[dict[str, Any]]:
+    """``rows`` ordered by ``column``; rows without a value stay at the end either way
+    (the app's Runs screen and ``cnn-tui runs list --sort``)."""
+    present = [r for r in rows if r.get(column) is not None]
+    missing = [r for r in rows if r.get(column) is None]
+    return sorted(present, key=lambda r: sort_key(r[column]), reverse=reverse) + missing
+
+
+def matches_words(text: str, values: Iterable[Any]) -> bool:
+    """Every word of ``text`` occurs (case-insensitively) in one of ``values`` joined: the
+    runs filter of the app (/) and of ``cnn-tui runs list --filter``."""
+    haystack = " ".join(str(v) for v in values if v is not None).lower()
+    return all(word in haystack for word in text.lower().split())
+
+
 def config_keys_of(runs: list["RunInfo"]) -> list[str]:
     """Every dotted config key of ``runs`` (schema order), for choosing table columns."""
     order: dict[str, None] = {}

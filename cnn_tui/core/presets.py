@@ -115,18 +115,25 @@ def resolve_spec(spec: str, user_dir=None) -> ExperimentConfig:
     return load_preset(spec, user_dir)
 
 
+def check_save(name: str, user_dir=None, *, overwrite: bool = False) -> Path:
+    """The file user preset ``name`` would be saved to; PresetError (one line) when it may
+    not: an invalid name, a built-in's name, an existing user preset without ``overwrite``."""
+    validate_name(name)
+    if name in _names_in(builtin_presets_dir()):
+        raise PresetError(f"preset name {name!r} is taken by a built-in preset; choose another name")
+    path = _user_dir(user_dir) / f"{name}.toml"
+    if path.exists() and not overwrite:
+        raise PresetError(f"user preset {name!r} already exists ({path}); pass overwrite to replace it")
+    return path
+
+
 def save_preset(name: str, config: ExperimentConfig, user_dir=None, *, overwrite: bool = False) -> Path:
     """Save ``config`` as user preset ``name`` (its ``name`` field set to the preset name).
 
     Refuses a built-in's name, and an existing user preset unless ``overwrite``.
     """
-    validate_name(name)
-    if name in _names_in(builtin_presets_dir()):
-        raise PresetError(f"preset name {name!r} is taken by a built-in preset; choose another name")
-    folder = _user_dir(user_dir)
-    path = folder / f"{name}.toml"
-    if path.exists() and not overwrite:
-        raise PresetError(f"user preset {name!r} already exists ({path}); pass overwrite to replace it")
+    path = check_save(name, user_dir, overwrite=overwrite)
+    folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
         save_config(config.model_copy(update={"name": name}), path)

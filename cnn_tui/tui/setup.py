@@ -610,17 +610,12 @@ class SetupScreen(NarrowAware, Screen):
 
     def _check_save(self, request: SavePresetRequest) -> str | None:
         """Why ``request`` cannot be saved, in the preset store's words, or None."""
-        from cnn_tui.core.presets import builtin_presets_dir, user_presets_dir, validate_name
+        from cnn_tui.core.presets import check_save
 
         try:
-            validate_name(request.name)
+            check_save(request.name, self.app.user_presets_dir, overwrite=request.overwrite)
         except CnnTuiError as exc:
-            return str(exc)
-        if (builtin_presets_dir() / f"{request.name}.toml").is_file():
-            return f"preset name {request.name!r} is taken by a built-in preset; choose another name"
-        folder = self.app.user_presets_dir or user_presets_dir()
-        if (folder / f"{request.name}.toml").exists() and not request.overwrite:
-            return f"user preset {request.name!r} already exists; tick 'Overwrite' to replace it"
+            return str(exc).replace("pass overwrite to replace it", "tick 'Overwrite' to replace it")
         config, _ = self.build_config()
         if config is not None:
             try:

@@ -140,17 +140,11 @@ class StudyMonitor:
     def skipping(self, trial_id: str | None = None) -> TrialRow | None:
         """Mark the trial ``trial_id`` (default: the one in progress) as being skipped; returns
         it (None if it is not running)."""
-        rows = [r for r in self.trials if r.trial_id == trial_id and r.state == "running"] if trial_id else []
         if trial_id:
-            if not rows:
-                return None
-            rows[0].state = "skipping"
-            self._touch()
-            return rows[0]
-        if not self.current:
-            return None
-        row = self.trials[self.current - 1]
-        if row.state == "running":
+            row = next((r for r in self.trials if r.trial_id == trial_id and r.state == "running"), None)
+        else:
+            row = self.trials[self.current - 1] if self.current else None
+        if row is not None and row.state == "running":
             row.state = "skipping"
             self._touch()
         return row

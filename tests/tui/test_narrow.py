@@ -21,7 +21,7 @@ from cnn_tui.tui.narrow import NARROW_BELOW
 from cnn_tui.tui.results import ResultsScreen
 from cnn_tui.tui.runs import RunsScreen
 from cnn_tui.tui.widgets.confusion import ConfusionMatrix
-from cnn_tui.tui.widgets.footer import NARROW_BELOW as FOOTER_NARROW_BELOW
+from cnn_tui.tui.widgets.footer import COMPACT_BELOW as FOOTER_COMPACT_BELOW
 from cnn_tui.tui.widgets.footer import Footer, FooterKey, key_width, plan_footer
 from cnn_tui.tui.widgets.model_summary import ModelSummaryView
 
@@ -325,7 +325,7 @@ async def test_key_widths_match_textual(app_in):
             await pilot.pause()
             await pilot.pause()
             footer = screen.query_one(Footer)
-            assert footer.compact == (width < FOOTER_NARROW_BELOW)
+            assert footer.compact == (width < FOOTER_COMPACT_BELOW)
             keys = footer_keys(screen)
             assert keys
             for key in keys.values():

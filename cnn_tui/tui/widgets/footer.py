@@ -10,7 +10,7 @@ full garbage collection slower. This footer drops the watchers of closed widgets
 it composes again, and starts the new keys in the footer's style (see compose).
 
 It also fits its width: nothing of the last keys (q Quit, ? Help) is cut off at the right
-edge as Textual's footer does. Below :data:`NARROW_BELOW` columns it takes Textual's compact
+edge as Textual's footer does. Below :data:`COMPACT_BELOW` columns it takes Textual's compact
 style; when the keys still do not fit, labels are cut to their first word, then the least
 important keys are left out (:func:`plan_footer`); a resize across such a step composes it
 again, any other resize does nothing.
@@ -40,7 +40,7 @@ def prune_closed_watchers(node: DOMNode) -> int:
     return dropped
 
 
-NARROW_BELOW = 120
+COMPACT_BELOW = 120
 """Below this many columns the footer uses Textual's compact style (less padding)."""
 
 ACTION_TIERS = {
@@ -94,10 +94,10 @@ def plan_footer(
     keys: list[tuple[str, str, str]], palette: tuple[str, str] | None, width: int
 ) -> FooterPlan:
     """Fit ``keys`` ((key_display, description, action), in footer order) and the command
-    palette's key into ``width`` columns: compact style below :data:`NARROW_BELOW`; first
+    palette's key into ``width`` columns: compact style below :data:`COMPACT_BELOW`; first
     labels then cut to their first word when they do not all fit; then the keys of the
     lowest tiers left out until they do (a lower one that fits in what is left stays)."""
-    compact = width < NARROW_BELOW
+    compact = width < COMPACT_BELOW
     for short in (False, True):
         widths = {i: key_width(k, short_label(d) if short else d, compact) for i, (k, d, _) in enumerate(keys)}
         if palette is not None:

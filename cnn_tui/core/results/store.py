@@ -157,14 +157,20 @@ def read_history(path: Path) -> list[dict[str, Any]]:
         except csv.Error:  # e.g. a field over csv's size limit: skip that line
             continue
         try:
-            row: dict[str, Any] = {"epoch": int(raw["epoch"])}
-            for key in HISTORY_COLUMNS[1:]:
-                val = raw.get(key)
-                row[key] = float(val) if val not in (None, "") else None
+            rows.append(_history_row(raw))
         except (TypeError, ValueError, KeyError):
             continue
-        rows.append(row)
     return rows
+
+
+def _history_row(raw: dict[str, Any]) -> dict[str, Any]:
+    """A csv row of history.csv as an epoch row (epoch int, the rest float or None);
+    TypeError/ValueError/KeyError when it is not one."""
+    row: dict[str, Any] = {"epoch": int(raw["epoch"])}
+    for key in HISTORY_COLUMNS[1:]:
+        val = raw.get(key)
+        row[key] = float(val) if val not in (None, "") else None
+    return row
 
 
 def history_problem(path: Path) -> str | None:
@@ -190,10 +196,7 @@ def history_problem(path: Path) -> str | None:
     for number, line in enumerate(lines[1:], start=2):
         try:
             (raw,) = list(csv.DictReader([lines[0], line]))
-            int(raw["epoch"])
-            for key in HISTORY_COLUMNS[1:]:
-                if raw.get(key) not in (None, ""):
-                    float(raw[key])
+            _history_row(raw)
         except (TypeError, ValueError, KeyError, csv.Error):
             return f"{file}: line {number} is not an epoch row ({line.strip()[:40]!r})"
     return None

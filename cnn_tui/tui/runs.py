@@ -128,6 +128,10 @@ class RunsScreen(NarrowAware, Screen):
     def on_mount(self) -> None:
         self.title = "Runs"
         self.sub_title = str(self.runs_dir)
+        if not self.is_attached or not self.query("#runs-compare"):
+            # The app closed while this (prewarmed) screen was being mounted: its children
+            # are gone, and a query would raise NoMatches inside the app's shutdown.
+            return
         self.query_one("#runs-compare").display = False
         self.query_one("#runs-filter").display = False
         self.action_refresh()

@@ -337,3 +337,15 @@ async def test_inside_the_real_app(make_app, runs_dir):
         assert app.screen.run_dir == runs_dir / RUN_B
         await pilot.press("escape")
         assert await wait_for(lambda: app.screen is screen)
+
+
+async def test_mount_after_the_children_are_gone_does_nothing(runs_dir):
+    """Quitting while the prewarmed Runs screen mounts left it without children, and its
+    on_mount's query raised NoMatches in the app's shutdown (a CI failure of
+    test_quit_during_training_stores_the_run_as_stopped)."""
+    app = ScreenApp(lambda: RunsScreen(runs_dir))
+    async with app.run_test(size=(140, 36)):
+        screen = app.screen
+        assert await wait_for(lambda: screen.query_one(DataTable).row_count == 6)
+        await screen.query_one("#runs-compare").remove()
+        screen.on_mount()  # no NoMatches

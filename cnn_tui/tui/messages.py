@@ -1,8 +1,9 @@
 """Typed Textual messages that carry the engine's events from the training thread to the UI.
 
-The training worker calls ``app.post_message(event_message(event, seq))`` for every core
-:mod:`~cnn_tui.core.engine.events` event (``post_message`` is thread-safe and never blocks
-training). Each message is a ``@dataclass`` :class:`~textual.message.Message` holding the
+The training worker hands every core event to the App, which posts ``run_message(event, seq)``
+(``post_message`` is thread-safe and never blocks training). Events map to messages by their
+TYPE (:func:`event_message`, :func:`trial_message`): the core's event classes are imported on
+first use, on the training thread, never at the UI's start. Each message is a ``@dataclass`` :class:`~textual.message.Message` holding the
 frozen core event and the number of the run it belongs to, so a late event from a previous
 run can be told apart.
 
@@ -14,6 +15,7 @@ evaluation and the end of a run are milestones and are never merged away.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
@@ -94,20 +96,24 @@ class TrainingFailed(TrainingMessage):
     event: RunFailed
 
 
-_BY_EVENT_NAME: dict[str, type[TrainingMessage]] = {
-    "RunStarted": TrainingStarted,
-    "BatchEnd": TrainingBatch,
-    "EpochEnd": TrainingEpoch,
-    "Log": TrainingLog,
-    "Evaluated": TrainingEvaluated,
-    "RunFinished": TrainingFinished,
-    "RunFailed": TrainingFailed,
-}
+@cache
+def _training_messages() -> dict[type, type[TrainingMessage]]:
+    from cnn_tui.core.engine import events as ev  # loaded already when an event exists
+
+    return {
+        ev.RunStarted: TrainingStarted,
+        ev.BatchEnd: TrainingBatch,
+        ev.EpochEnd: TrainingEpoch,
+        ev.Log: TrainingLog,
+        ev.Evaluated: TrainingEvaluated,
+        ev.RunFinished: TrainingFinished,
+        ev.RunFailed: TrainingFailed,
+    }
 
 
 def event_message(event: Any, seq: int) -> TrainingMessage | None:
-    """The message class for a core event (by class name: no engine import needed), or None."""
-    cls = _BY_EVENT_NAME.get(type(event).__name__)
+    """The message for a core training event (by its type), or None."""
+    cls = _training_messages().get(type(event))
     return cls(event, seq) if cls is not None else None
 
 
@@ -168,13 +174,37 @@ class ExperimentTrialProgress(Message):
         """Batches of the same trial collapse to the latest; epochs and the rest never do."""
         return (isinstance(message, ExperimentTrialProgress) and message.seq == self.seq
                 and message.event.index == self.event.index
-                and type(message.event.event).__name__ == type(self.event.event).__name__ == "BatchEnd")
+                and type(message.event.event) is type(self.event.event) is _batch_end())
+
+
+def _batch_end() -> type:
+    from cnn_tui.core.engine.events import BatchEnd  # loaded already: a trial's event exists
+
+    return BatchEnd
+
+
+@cache
+def _trial_messages() -> dict[type, type[Message]]:
+    from cnn_tui.core.engine.executors import WorkerEvent
+    from cnn_tui.core.engine.experiments import TrialFinished, TrialStarted
+
+    return {
+        TrialStarted: ExperimentTrialStarted,
+        TrialFinished: ExperimentTrialFinished,
+        WorkerEvent: ExperimentTrialProgress,
+    }
 
 
 def trial_message(event: Any, seq: int) -> Message | None:
-    """The message for a core trial event (by class name: no engine import needed), or None."""
-    cls = {"TrialStarted": ExperimentTrialStarted, "TrialFinished": ExperimentTrialFinished}.get(type(event).__name__)
+    """The message for a core trial event or a parallel trial's ``WorkerEvent`` (by type), or None."""
+    cls = _trial_messages().get(type(event))
     return cls(event, seq) if cls is not None else None
+
+
+def run_message(event: Any, seq: int) -> Message | None:
+    """The message for any event a training, resume or study hands the App (see above)."""
+    message = event_message(event, seq)
+    return message if message is not None else trial_message(event, seq)
 
 
 @dataclass

@@ -6,11 +6,11 @@ everything that needs it (model summary, training) runs in thread workers too. W
 app runs, fd 2 is silenced (see :mod:`cnn_tui.tui.driver`) so TensorFlow's C++ log lines
 never land on the screen.
 
-Training runs in ONE thread worker owned by the App (``group="training"``); the engine's
-``on_event`` callback turns each core event into a typed message
-(:mod:`cnn_tui.tui.messages`) and ``post_message``s it to the App, which feeds the
-:class:`~cnn_tui.tui.training.RunMonitor` the Training screen draws from. Stop and pause
-are ``threading.Event`` objects handed to the engine.
+A training, resume or study is run by the :class:`~cnn_tui.tui.session.Session` (no Textual
+there): the App is its host -- it runs the session's job in ONE thread worker
+(``group="training"``), posts each core event back as a typed message
+(:mod:`cnn_tui.tui.messages`), hands the messages and the worker's end to the session, and
+redraws the Training and Experiment screens from the monitors the session owns.
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
-import threading
 import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import events, work
+from textual import events, on, work
 from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.screen import Screen
@@ -34,25 +33,22 @@ from textual.worker import Worker, WorkerState
 from cnn_tui.core.errors import CnnTuiError
 from cnn_tui.tui.commands import CnnTuiCommands
 from cnn_tui.tui.messages import (
+    ExperimentTrialFinished,
+    ExperimentTrialProgress,
+    ExperimentTrialStarted,
     TensorFlowReady,
-    TrainingBatch,
-    TrainingEpoch,
-    TrainingEvaluated,
-    TrainingFailed,
-    TrainingFinished,
-    TrainingLog,
     TrainingMessage,
-    TrainingStarted,
-    event_message,
+    run_message,
 )
-from cnn_tui.tui.experiment_runner import ExperimentRunner
 from cnn_tui.tui.gc_policy import QuietCollector, end_startup_pause
 from cnn_tui.tui.prewarm import PAUSE_SECONDS, mark_styled, prewarm_modes, prewarm_screen
+from cnn_tui.tui.session import Session
 from cnn_tui.tui.setup import SetupScreen
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
 
+    from cnn_tui.tui.study import StudyMonitor
     from cnn_tui.tui.training import RunMonitor, TrainingScreen
 
 
@@ -95,7 +91,7 @@ def _is_training_screen(screen: Screen) -> bool:
     return screen.id == "training"
 
 
-class CnnTuiApp(ExperimentRunner, App):
+class CnnTuiApp(App):
     """Setup -> Training -> Results, plus Runs; every action has a key in the footer."""
 
     TITLE = "cnn-tui"
@@ -118,6 +114,7 @@ class CnnTuiApp(ExperimentRunner, App):
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
 
+    _experiment_mode = False
     AUTO_OPEN_RESULTS = True
     """Open the Results screen when a run ends while the Training screen is shown."""
     PRELOAD_TF = True
@@ -149,17 +146,15 @@ class CnnTuiApp(ExperimentRunner, App):
         self.resumer = resumer
         """Stand-in for ``cnn_tui.core.engine.resume`` (tests); None: the real one."""
         self.user_presets_dir = Path(user_presets_dir) if user_presets_dir else None
-        self.monitor: RunMonitor | None = None
-        self.last_run_dir: Path | None = None
         self.tf_ready = False
         self.tf_seconds: float | None = None
         self.first_paint_seconds: float | None = None
         self._created = time.perf_counter()
-        self._seq = 0
-        self._stop = threading.Event()
-        self._pause = threading.Event()
-        self._train_worker: Worker | None = None
-        self._quitting = False
+        self.executor_factory: Callable[[int], Any] | None = None
+        """``workers -> executor`` for parallel studies (tests); None: worker processes."""
+        self.session = Session(self)
+        """The training job: run numbers, stop/pause/skip, monitors, its one end."""
+        self._job: Worker | None = None
         self._runs_mode = False
         self._results_screen: tuple[Path, tuple, Screen] | None = None
         self.collector = QuietCollector()
@@ -225,8 +220,7 @@ class CnnTuiApp(ExperimentRunner, App):
 
     def on_unmount(self) -> None:
         # Threads cannot be killed: make sure a run still going ends so the process can exit.
-        self._stop.set()
-        self._pause.clear()
+        self.session.shutdown()
         self.collector.stop()
 
     @work(thread=True, group="tfimport", exit_on_error=False)
@@ -445,12 +439,10 @@ class CnnTuiApp(ExperimentRunner, App):
     # -- bindings shown in the footer -----------------------------------------------------
     @property
     def training_active(self) -> bool:
-        w = self._train_worker
-        return w is not None and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+        return self.session.active
 
     def _training_anything(self) -> bool:
-        """A run or a study is training (the garbage collector then waits longer)."""
-        return self.training_active or (self.study is not None and self.study.active)
+        return self.session.busy
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "experiment":
@@ -489,14 +481,33 @@ class CnnTuiApp(ExperimentRunner, App):
         if not self._screen_stacks.get(self.current_mode):
             return  # the app is shutting down (a run that ended during the exit): no footer
         self._set_binding_description("f5", f"Train {self.train_target()}")
-        self._set_binding_description("p", "Resume" if self._pause.is_set() else "Pause")
+        self._set_binding_description("p", "Resume" if self.session.paused else "Pause")
         self.refresh_bindings()
 
-    # -- training -------------------------------------------------------------------------
+    # -- training: the session (tui/session.py) decides, the App runs and draws ------------
+    @property
+    def monitor(self) -> RunMonitor | None:
+        return self.session.monitor
+
+    @property
+    def study(self) -> StudyMonitor | None:
+        return self.session.study
+
+    @property
+    def last_run_dir(self) -> Path | None:
+        return self.session.last_run_dir
+
+    @last_run_dir.setter
+    def last_run_dir(self, run_dir: Path | None) -> None:
+        self.session.last_run_dir = run_dir
+
+    @property
+    def _quitting(self) -> bool:
+        return self.session.quitting
+
     def action_train(self) -> None:
         """Train the Setup screen's preset with its current toggles."""
-        if self.training_active:
-            self.notify("A run is in progress: stop it (x) before starting another.", severity="warning")
+        if self.session.refuse_while_active("starting another"):
             return
         setup = self.setup_screen
         config, errors = setup.build_config()
@@ -517,160 +528,109 @@ class CnnTuiApp(ExperimentRunner, App):
             self._goto("setup")
             self.notify(setup.plan_error, severity="error", title="Not training")
             return
-        name = setup.preset_name or config.name
-        self._new_monitor(name, f"starting {name}: loading {config.data.dataset} and building the model...")
-        self._train_worker = self._run_training(config, name, self._seq, self._stop, self._pause)
-        self.refresh_train_label()
+        self.session.train(config, setup.preset_name or config.name)
 
     def resume_run(self, run: Any) -> None:
-        """Continue a crashed, stopped or failed run (a RunInfo) in place, on the Training screen
-        (from epoch 0 when it has no checkpoint)."""
-        if self.training_active:
-            self.notify("A run is in progress: stop it (x) before resuming another.", severity="warning")
+        """Continue a crashed, stopped or failed run (a RunInfo) on the Training screen."""
+        self.session.resume(run)
+
+    def start_study(self, config: Any, plan: Any, name: str, workers: int = 1) -> bool:
+        """Run a study (the Setup screen's experiment dialog); False if a job is running."""
+        return self.session.start_study(config, plan, name, workers)
+
+    def action_stop(self) -> None:
+        """Stop the run: the engine ends the current batch, evaluates and keeps it as stopped."""
+        self.session.stop()
+
+    def action_pause(self) -> None:
+        """Pause or resume the run (the engine waits while the pause event is set)."""
+        self.session.toggle_pause()
+
+    def action_experiment_dialog(self) -> None:
+        """The Setup screen's experiment dialog (command palette)."""
+        self._goto("setup")
+        self.call_after_refresh(self.setup_screen.action_experiment_dialog)
+
+    def action_experiment(self) -> None:
+        """Show the Experiment screen (the queue and the table of the running or last study)."""
+        if self.study is None:
+            self.notify("No experiment yet: press ctrl+e on the Setup screen to define one.")
             return
-        from cnn_tui.core.engine.trainer import check_resumable
+        if not self._experiment_mode:
+            from cnn_tui.tui.experiment import ExperimentScreen
 
-        try:
-            done = check_resumable(run)
-        except CnnTuiError as exc:
-            self.notify(str(exc), severity="error", title="Cannot resume")
-            return
-        if done:
-            first = f"resuming {run.run_id} after epoch {done}: loading its data and checkpoint..."
-        else:
-            first = f"restarting {run.run_id} from epoch 0 (no checkpointed epoch): loading its data..."
-        self._new_monitor(run.name, first)
-        self._train_worker = self._run_resume(run, self._seq, self._stop, self._pause)
-        self.refresh_train_label()
+            self.add_mode("experiment", ExperimentScreen)
+            self._experiment_mode = True
+        self._goto("experiment")
 
-    def _new_monitor(self, name: str, first_line: str) -> None:
-        """Fresh stop/pause events and run monitor, shown on the Training screen."""
-        self._seq += 1
-        self._stop = threading.Event()
-        self._pause = threading.Event()
-        from cnn_tui.tui.training import RunMonitor
-
-        self.monitor = RunMonitor(self._seq, preset=name)
-        self.monitor.add_log("info", first_line)
-        screen = self.training_screen
-        if screen is not None:
-            screen.attach(self.monitor)
-        self._goto("training")
-        self._quitting = False
-
-    def _event_sink(self, seq: int) -> Callable[[Any], None]:
-        """The engine's ``on_event``: core events -> typed messages posted to the App (thread-safe)."""
-
-        def on_event(event: Any) -> None:
-            message = event_message(event, seq)
-            if message is not None:
-                self.post_message(message)
-
-        return on_event
-
-    @work(thread=True, exclusive=True, group="training", exit_on_error=False)
-    def _run_training(
-        self, config: Any, name: str, seq: int, stop: threading.Event, pause: threading.Event
-    ) -> Any:
-        engine = self.engine
-        if engine is None:
-            from cnn_tui.core.engine import train as engine  # imports TF: on this thread only
-
-        return engine(config, self._event_sink(seq), stop, runs_dir=self.runs_dir, name=name, pause=pause)
-
-    @work(thread=True, exclusive=True, group="training", exit_on_error=False)
-    def _run_resume(self, run: Any, seq: int, stop: threading.Event, pause: threading.Event) -> Any:
-        resumer = self.resumer
-        if resumer is None:
-            from cnn_tui.core.engine import resume as resumer  # imports TF: on this thread only
-
-        return resumer(run, self._event_sink(seq), stop, pause=pause)
-
-    def _current(self, message: TrainingMessage) -> RunMonitor | None:
-        m = self.monitor
-        return m if m is not None and m.seq == message.seq else None
-
-    def _sync_training(self) -> None:
-        screen = self.training_screen
-        if screen is not None:
-            screen.sync(force=True)
-
-    def on_training_started(self, message: TrainingStarted) -> None:
-        if (m := self._current(message)) is not None:
-            m.started(message.event)
-            if self._pause.is_set():
-                m.set_paused(True)
-            self._sync_training()
-
-    def on_training_batch(self, message: TrainingBatch) -> None:
-        if (m := self._current(message)) is not None:
-            m.batch(message.event)
-
-    def on_training_epoch(self, message: TrainingEpoch) -> None:
-        if (m := self._current(message)) is not None:
-            m.epoch_end(message.event)
-
-    def on_training_log(self, message: TrainingLog) -> None:
-        if (m := self._current(message)) is not None:
-            m.add_log(message.event.level, message.event.message)
-
-    def on_training_evaluated(self, message: TrainingEvaluated) -> None:
-        if (m := self._current(message)) is not None:
-            m.evaluated(message.event)
-
-    def on_training_finished(self, message: TrainingFinished) -> None:
-        if (m := self._current(message)) is not None:
-            ev = message.event
-            m.finished(ev.status, ev.run_dir, ev.metrics)
-            self.last_run_dir = Path(ev.run_dir)
-            self._sync_training()
-
-    def on_training_failed(self, message: TrainingFailed) -> None:
-        if (m := self._current(message)) is not None:
-            m.failed(message.event.error)
-            if message.event.run_dir:
-                self.last_run_dir = Path(message.event.run_dir)
-            self.notify(message.event.error, severity="error", title="Run failed")
-            self._sync_training()
+    # Host of the session (see cnn_tui.tui.session.Host)
+    def run_job(self, job: Callable[[], Any]) -> None:
+        self._job = self.run_worker(job, name="training", group="training", thread=True, exclusive=True,
+                                    exit_on_error=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        worker = event.worker
-        if worker is not self._train_worker:
-            return
-        if self.study_worker_changed(event):  # a study's worker (experiment_runner)
-            return
-        if event.state == WorkerState.SUCCESS:
-            self._training_done(worker.result)
-        elif event.state == WorkerState.ERROR:
-            self._training_error(worker.error)
-        elif event.state == WorkerState.CANCELLED:
-            self._training_error(None)
+        if event.worker is self._job and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
+                                                         WorkerState.CANCELLED):
+            self.session.job_ended(event.worker.result, event.worker.error, event.state == WorkerState.CANCELLED)
 
-    def _training_done(self, result: Any) -> None:
-        m = self.monitor
-        status = getattr(result, "status", None) or "completed"
-        run_dir = getattr(result, "run_dir", None)
-        if run_dir is not None:
-            self.last_run_dir = Path(run_dir)
-        if m is not None and m.active:
-            if status == "failed":
-                error = getattr(result, "error", None) or "the run failed"
-                m.failed(error)
-                self.notify(error, severity="error", title="Run failed")
-            else:
-                m.finished(status, run_dir, getattr(result, "metrics", None))
-        self._after_run()
-        if status in ("completed", "stopped") and run_dir is not None and not self._quitting:
-            if self.AUTO_OPEN_RESULTS and self.current_mode == "training" and self._showing_training():
-                self.open_results(Path(run_dir))
-            else:
-                self.notify(f"Run {status}: press r for its results.", title="Training")
-                if self.PREWARM_SCREENS:
-                    self.run_worker(
-                        self._prebuild_results(Path(run_dir)), group="prewarm", exclusive=True, exit_on_error=False
-                    )
+    def deliver(self, event: Any, seq: int) -> None:
+        message = run_message(event, seq)  # thread-safe, never blocks the training thread
+        if message is not None:
+            self.post_message(message)
 
-    def _showing_training(self) -> bool:
+    @on(TrainingMessage)
+    def _training_message(self, message: TrainingMessage) -> None:
+        self.session.training_event(message.event, message.seq)
+
+    @on(ExperimentTrialStarted)
+    @on(ExperimentTrialProgress)
+    @on(ExperimentTrialFinished)
+    def _trial_message(self, message: ExperimentTrialStarted) -> None:
+        self.session.trial_event(message.event, message.seq)
+
+    def run_monitor(self, seq: int, name: str) -> RunMonitor:
+        from cnn_tui.tui.training import RunMonitor
+
+        return RunMonitor(seq, preset=name)
+
+    def show_run(self, monitor: RunMonitor, goto: bool) -> None:
+        screen = self.training_screen
+        if screen is not None:
+            screen.attach(monitor)
+        if goto:
+            self._goto("training")
+
+    def sync(self, training: bool = True, study: bool = False, reload: bool = False) -> None:
+        screen = self.training_screen if training else None
+        if screen is not None:
+            screen.sync(force=True)
+        try:
+            stack = self.get_screen_stack("experiment") if study else []
+        except KeyError:  # not visited yet
+            return
+        if stack:
+            stack[0].sync(force=True, reload=reload)
+
+    def controls_changed(self) -> None:
+        self.refresh_train_label()
+
+    def job_done(self) -> None:
+        self.sync()
+        self.refresh_train_label()
+        try:
+            self.setup_screen.schedule_validate()  # the Keras summary waited for the run
+        except (KeyError, IndexError):
+            pass
+
+    def run_stored(self, status: str, run_dir: Path) -> None:
+        if self.AUTO_OPEN_RESULTS and self.current_mode == "training" and self.showing_training():
+            self.open_results(run_dir)
+        else:
+            self.notify(f"Run {status}: press r for its results.", title="Training")
+            if self.PREWARM_SCREENS:
+                self.run_worker(self._prebuild_results(run_dir), group="prewarm", exclusive=True, exit_on_error=False)
+
+    def showing_training(self) -> bool:
         """The Training screen is on top (False once the app's screen stacks are emptied
         at exit: a worker's last state change can be handled after that)."""
         try:
@@ -678,69 +638,12 @@ class CnnTuiApp(ExperimentRunner, App):
         except ScreenStackError:
             return False
 
-    def _training_error(self, error: BaseException | None) -> None:
-        if isinstance(error, CnnTuiError):
-            text = str(error)
-        elif error is None:
-            text = "the training worker was cancelled"
-        else:
-            text = f"training crashed: {type(error).__name__}: {error}"
-        if self.monitor is not None and self.monitor.active:
-            self.monitor.failed(text)
-        if not self._quitting:
-            self.notify(text, severity="error", title="Cannot train")
-        self._after_run()
-
-    def _after_run(self) -> None:
-        self._pause.clear()
-        self._sync_training()
-        self.refresh_train_label()
-        try:
-            self.setup_screen.schedule_validate()  # the Keras summary waited for the run
-        except (KeyError, IndexError):
-            pass
-
-    def action_stop(self) -> None:
-        """Stop the run: the engine ends the current batch, evaluates and keeps it as stopped."""
-        if not self.training_active:
-            self.notify("No run in progress.")
-            return
-        self._stop.set()
-        self._pause.clear()
-        if self.monitor is not None:
-            self.monitor.status = "stopping"
-            self.monitor.add_log("warning", "stop requested: ending the current batch, then evaluating")
-        self._sync_training()
-        self.refresh_train_label()
-
-    def action_pause(self) -> None:
-        """Pause or resume the run (the engine waits while the pause event is set)."""
-        if not self.training_active or self._stop.is_set():
-            return
-        paused = not self._pause.is_set()
-        if paused:
-            self._pause.set()
-        else:
-            self._pause.clear()
-        if self.monitor is not None:
-            # The status line says it at once; the log gets the engine's own lines ("paused at
-            # epoch E, step S" when the loop stops, "resumed"), not a second copy from here.
-            self.monitor.set_paused(paused)
-        self._sync_training()
-        self.refresh_train_label()
-
     # -- quitting -------------------------------------------------------------------------
     async def action_quit(self) -> None:
         """Quit; a run in progress is stopped and stored first (bounded wait)."""
-        if not self.training_active or self._quitting:
+        if not self.session.begin_quit():
             self.exit()
             return
-        self._quitting = True
-        self._stop.set()
-        self._pause.clear()
-        if self.monitor is not None:
-            self.monitor.status = "stopping"
-            self.monitor.add_log("warning", "quitting: stopping the run and storing it...")
         self.notify("Stopping the run before quitting (q again quits at once)...", timeout=self.QUIT_WAIT_SECONDS)
         self._quit_when_stored()
 

@@ -2,7 +2,7 @@
 aggregated table (mean ± std per group) and the groups' mean validation curves with a
 ± std band.
 
-It draws from the App's :class:`~cnn_tui.tui.experiment_runner.StudyMonitor` (updated by
+It draws from the session's :class:`~cnn_tui.tui.study.StudyMonitor` (updated by
 the trial messages) on a timer; after each finished trial the table and the curves are
 re-read from the experiment folder by the core (:func:`~cnn_tui.core.engine.aggregate.aggregate_table`,
 :func:`~cnn_tui.core.engine.aggregate.group_curves`) in a thread worker.
@@ -201,10 +201,10 @@ class ExperimentScreen(NarrowAware, Screen):
         if s is not None and s.workers > 1 and queue.row_count and 0 <= queue.cursor_row < len(s.trials):
             row = s.trials[queue.cursor_row]
             trial_id = row.trial_id if row.state == "running" else None
-        self.app.skip_trial(trial_id)  # type: ignore[attr-defined]
+        self.app.session.skip_trial(trial_id)  # type: ignore[attr-defined]
 
     def action_cancel_study(self) -> None:
-        self.app.cancel_study()  # type: ignore[attr-defined]
+        self.app.session.cancel_study()  # type: ignore[attr-defined]
 
     def action_figures(self) -> None:
         """The groups' mean ± std curves and the final-metric bars as PNGs next to the exported tables."""

@@ -29,6 +29,6 @@ async def test_select_opened_as_the_app_exits_mounts_nothing():
 
 
 def test_training_done_check_survives_empty_screen_stacks():
-    """_training_done asks whether the Training screen is on top; at exit the stacks are
+    """The end of a run asks whether the Training screen is on top; at exit the stacks are
     empty and App.screen raises ScreenStackError."""
-    assert CnnTuiApp()._showing_training() is False
+    assert CnnTuiApp().showing_training() is False

@@ -249,7 +249,7 @@ async def test_a_failed_studys_notification_gives_the_first_reason(make_app):
 
 
 def test_study_eta_from_trial_times_and_the_current_trials_eta():
-    from cnn_tui.tui.experiment_runner import StudyMonitor, TrialRow
+    from cnn_tui.tui.study import StudyMonitor, TrialRow
 
     s = StudyMonitor(1, "x", "repeat", "test_accuracy", [TrialRow(f"r01-s{i}", "all", i) for i in range(4)])
     assert s.eta_seconds() is None  # nothing known yet

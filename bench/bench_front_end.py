@@ -98,9 +98,9 @@ async def _tui_run(cfg, runs_dir: Path, presets_dir: Path, name: str) -> tuple[l
         # every 0.25 s so that it wakes the app less often than the app's own timers,
         # included), a steadier figure than the throughput ratio.
         cpu0, wall0 = time.thread_time(), time.perf_counter()
-        await _wait(lambda: app.monitor is not None and not app.monitor.active, 900, poll=0.25)
+        await _wait(lambda: app.session.monitor is not None and not app.session.monitor.active, 900, poll=0.25)
         ui_cpu = (time.thread_time() - cpu0) / (time.perf_counter() - wall0)
-        monitor = app.monitor
+        monitor = app.session.monitor
         info = {
             "ui_thread_cpu": ui_cpu,
             "status": monitor.status,

@@ -159,21 +159,21 @@ async def run(args) -> dict:
         await pilot.pause()
         await asyncio.sleep(1.0)  # let the Setup screen's model-summary worker finish
         await pilot.pause()
-        app.last_run_dir = prior.run_dir  # what the app remembers after a finished run
+        app.session.last_run_dir = prior.run_dir  # what the app remembers after a finished run
         await measure(app, n_idle, rng, log, "idle", lambda: True)
         if app.screen is not setup:
             await press(app, "s", lambda screen: screen is setup)
             await asyncio.sleep(0.2)
         await press(app, "f5", lambda screen: screen.id == "training")
         end = time.monotonic() + 120
-        while not (app.monitor and app.monitor.status == "running" and app.monitor.step >= 3):
-            if time.monotonic() > end or (app.monitor and not app.monitor.active):
-                raise TimeoutError(f"training did not start: {app.monitor and app.monitor.error}")
+        while not (app.session.monitor and app.session.monitor.status == "running" and app.session.monitor.step >= 3):
+            if time.monotonic() > end or (app.session.monitor and not app.session.monitor.active):
+                raise TimeoutError(f"training did not start: {app.session.monitor and app.session.monitor.error}")
             await asyncio.sleep(0.05)
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        await measure(app, n_train, rng, log, "training", lambda: app.monitor.active, start=1)
+        await measure(app, n_train, rng, log, "training", lambda: app.session.monitor.active, start=1)
         cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
-        still_training = app.monitor.active
+        still_training = app.session.monitor.active
         await app.action_quit()
     return {"log": log, "cpu_cores_busy": cpu, "training_throughout": still_training, "prior_mistakes": mistakes}
 

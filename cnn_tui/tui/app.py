@@ -48,7 +48,6 @@ from cnn_tui.tui.setup import SetupScreen
 if TYPE_CHECKING:
     from textual.dom import DOMNode
 
-    from cnn_tui.tui.study import StudyMonitor
     from cnn_tui.tui.training import RunMonitor, TrainingScreen
 
 
@@ -85,10 +84,6 @@ def _training_screen() -> Screen:
     from cnn_tui.tui.training import TrainingScreen
 
     return TrainingScreen()
-
-
-def _is_training_screen(screen: Screen) -> bool:
-    return screen.id == "training"
 
 
 class CnnTuiApp(App):
@@ -446,7 +441,7 @@ class CnnTuiApp(App):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "experiment":
-            return self.study is not None
+            return self.session.study is not None
         if action in ("stop", "pause"):
             return self.training_active
         if action == "train":
@@ -486,20 +481,8 @@ class CnnTuiApp(App):
 
     # -- training: the session (tui/session.py) decides, the App runs and draws ------------
     @property
-    def monitor(self) -> RunMonitor | None:
-        return self.session.monitor
-
-    @property
-    def study(self) -> StudyMonitor | None:
-        return self.session.study
-
-    @property
     def last_run_dir(self) -> Path | None:
         return self.session.last_run_dir
-
-    @last_run_dir.setter
-    def last_run_dir(self, run_dir: Path | None) -> None:
-        self.session.last_run_dir = run_dir
 
     @property
     def _quitting(self) -> bool:
@@ -553,7 +536,7 @@ class CnnTuiApp(App):
 
     def action_experiment(self) -> None:
         """Show the Experiment screen (the queue and the table of the running or last study)."""
-        if self.study is None:
+        if self.session.study is None:
             self.notify("No experiment yet: press ctrl+e on the Setup screen to define one.")
             return
         if not self._experiment_mode:
@@ -611,9 +594,6 @@ class CnnTuiApp(App):
         if stack:
             stack[0].sync(force=True, reload=reload)
 
-    def controls_changed(self) -> None:
-        self.refresh_train_label()
-
     def job_done(self) -> None:
         self.sync()
         self.refresh_train_label()
@@ -634,7 +614,7 @@ class CnnTuiApp(App):
         """The Training screen is on top (False once the app's screen stacks are emptied
         at exit: a worker's last state change can be handled after that)."""
         try:
-            return _is_training_screen(self.screen)
+            return self.screen.id == "training"
         except ScreenStackError:
             return False
 

@@ -90,7 +90,7 @@ class ExperimentScreen(NarrowAware, Screen):
 
     @property
     def study(self) -> Any:
-        return getattr(self.app, "study", None)
+        return self.app.session.study  # type: ignore[attr-defined]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("skip_trial", "cancel_study"):
@@ -122,7 +122,7 @@ class ExperimentScreen(NarrowAware, Screen):
             self.load_results(s.exp_dir)
 
     def _current_trial_eta(self, s: Any) -> float | None:
-        m = getattr(self.app, "monitor", None)
+        m = self.app.session.monitor  # type: ignore[attr-defined]
         return m.eta_seconds() if m is not None and m.seq == s.seq and s.current else None
 
     def _update_eta(self, s: Any) -> None:

@@ -50,7 +50,7 @@ class Host(Protocol):
     def sync(self, training: bool = True, study: bool = False, reload: bool = False) -> None:
         """Redraw the Training and/or Experiment screen now (``reload``: re-read the table)."""
 
-    def controls_changed(self) -> None:
+    def refresh_train_label(self) -> None:
         """The footer's labels and keys may have changed (train / pause / stop / experiment)."""
 
     def job_done(self) -> None:
@@ -211,7 +211,7 @@ class Session:
     def _launch(self, job: Callable[[], Any]) -> None:
         self._running = True
         self.host.run_job(job)
-        self.host.controls_changed()
+        self.host.refresh_train_label()
 
     def _sink(self, seq: int) -> Callable[[Any], None]:
         """The engine's ``on_event`` (training thread): each event goes back to the UI thread."""
@@ -381,7 +381,7 @@ class Session:
             self.monitor.status = "stopping"
             self.monitor.add_log("warning", why)
         self.host.sync()
-        self.host.controls_changed()
+        self.host.refresh_train_label()
         return True
 
     def toggle_pause(self) -> None:
@@ -398,7 +398,7 @@ class Session:
             # epoch E, step S" when the loop stops, "resumed"), not a second copy from here.
             self.monitor.set_paused(paused)
         self.host.sync()
-        self.host.controls_changed()
+        self.host.refresh_train_label()
 
     def begin_quit(self) -> bool:
         """Quitting: a job in progress is stopped to be stored first. True: wait for it to end."""

@@ -258,7 +258,7 @@ class TrainingScreen(Screen):
 
     def on_mount(self) -> None:
         self.set_interval(REDRAW_SECONDS, self.sync)
-        monitor = getattr(self.app, "monitor", None)
+        monitor = self.app.session.monitor  # type: ignore[attr-defined]
         if monitor is not None:
             self.attach(monitor)
 

@@ -28,8 +28,8 @@ async def test_e2e_real_engine_from_launch_to_results(runs_dir, presets_dir):
         setup.field("train.epochs").control.value = "2"  # as `--set train.epochs=2`
         assert await wait_for(lambda: setup.config is not None and setup.config.train.epochs == 2)
         await pilot.press("f5")
-        assert await wait_for(lambda: app.monitor is not None and not app.monitor.active, timeout=180)
-        monitor = app.monitor
+        assert await wait_for(lambda: app.session.monitor is not None and not app.session.monitor.active, timeout=180)
+        monitor = app.session.monitor
         assert monitor.status == "completed", monitor.error
         assert await wait_for(lambda: isinstance(app.screen, results.ResultsScreen), timeout=30)
         screen = app.screen

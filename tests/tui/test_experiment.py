@@ -50,8 +50,8 @@ async def test_grid_study_fills_the_queue_table_and_band(make_app, runs_dir):
         check = dialog.query_one("#exp-check")
         assert await wait_for(lambda: "2 group(s) x 2 seed(s) = 4 trial(s)" in str(check.content))
         await pilot.press("ctrl+s")
-        assert await wait_for(lambda: app.study is not None)
-        study = app.study
+        assert await wait_for(lambda: app.session.study is not None)
+        study = app.session.study
         assert [r.trial_id for r in study.trials] == ["g01-s42", "g01-s43", "g02-s42", "g02-s43"]
         assert app.screen is app.training_screen  # the current trial's live curves
         await pilot.press("E")
@@ -96,19 +96,19 @@ async def test_skip_then_cancel(make_app):
         await _ready(app, epochs=50)
         await _dialog(app, pilot, "repeat", repeat="3")
         await pilot.press("ctrl+s")
-        assert await wait_for(lambda: app.study is not None)
-        study = app.study
+        assert await wait_for(lambda: app.session.study is not None)
+        study = app.session.study
         await pilot.press("E")
         assert await wait_for(lambda: isinstance(app.screen, ExperimentScreen))
         assert await wait_for(lambda: study.current == 1 and engine.batches_emitted > 2)
-        first_monitor = app.monitor
+        first_monitor = app.session.monitor
         await pilot.press("k")
         # the request names its trial (tests/test_experiments.py: a late one does not hit the next
         # trial) and the log says which
         assert any(f"skipping trial {study.trials[0].trial_id}" in m for _, m in first_monitor.log)
         assert await wait_for(lambda: study.trials[0].state == "skipped", timeout=10)
         assert await wait_for(lambda: study.current == 2 and study.trials[1].state == "running", timeout=10)
-        assert app.monitor is not None and app.monitor.preset.endswith("r01-s43")  # a fresh monitor per trial
+        assert app.session.monitor is not None and app.session.monitor.preset.endswith("r01-s43")  # a fresh monitor per trial
         eta_label = app.screen.query_one("#exp-eta")
         assert await wait_for(lambda: str(eta_label.content).startswith("ETA"))
         await pilot.press("c")
@@ -156,7 +156,7 @@ async def test_bad_dialog_input_is_refused_with_a_message(make_app):
         assert isinstance(app.screen, ExperimentDialog)
         await pilot.press("escape")
         assert await wait_for(lambda: not isinstance(app.screen, ExperimentDialog))
-        assert engine.calls == [] and app.study is None
+        assert engine.calls == [] and app.session.study is None
 
 
 async def test_a_presets_experiment_section_fills_the_dialog(make_app):
@@ -191,8 +191,8 @@ async def test_failing_trials_are_recorded_and_the_study_goes_on(make_app):
         assert "Experiment…" in titles and "Experiment queue" in titles
         await _dialog(app, pilot, "repeat", repeat="2")
         await pilot.press("ctrl+s")
-        assert await wait_for(lambda: app.study is not None and not app.study.active, timeout=20)
-        study = app.study
+        assert await wait_for(lambda: app.session.study is not None and not app.session.study.active, timeout=20)
+        study = app.session.study
         assert [r.state for r in study.trials] == ["failed", "failed"] and study.state == "failed"
         assert "no such folder" in (study.trials[0].error or "")
         assert len(engine.calls) == 2 and app.check_action("experiment", ()) is True
@@ -222,12 +222,12 @@ async def test_a_study_on_a_folder_without_class_folders_says_why_and_writes_not
         assert await wait_for(lambda: setup.config is not None and setup.config.data.dataset == f"folder:{flat}")
         await _dialog(app, pilot, "ablation", "baseline:\n+ bn: model.batch_norm=true\n+ drop: model.dropout=0.2")
         await pilot.press("ctrl+s")
-        assert await wait_for(lambda: app.study is not None and not app.study.active, timeout=20)
+        assert await wait_for(lambda: app.session.study is not None and not app.session.study.active, timeout=20)
         assert await wait_for(lambda: _notified(app, "no class sub-folders"))
         note = next(n for n in app._notifications if "no class sub-folders" in n.message)
         assert note.severity == "error" and note.title == "Experiment not started" and "\n" not in note.message
         assert not any("trials completed" in n.message for n in app._notifications)
-        assert app.study.state == "failed" and "no class sub-folders" in (app.study.error or "")
+        assert app.session.study.state == "failed" and "no class sub-folders" in (app.session.study.error or "")
         assert engine.calls == [] and not (runs_dir / "experiments").exists()
         assert not app.training_active
 
@@ -240,8 +240,8 @@ async def test_a_failed_studys_notification_gives_the_first_reason(make_app):
         await _ready(app, epochs=2)
         await _dialog(app, pilot, "repeat", repeat="2")
         await pilot.press("ctrl+s")
-        assert await wait_for(lambda: app.study is not None and not app.study.active, timeout=20)
-        assert [r.state for r in app.study.trials] == ["failed", "failed"] and app.study.state == "failed"
+        assert await wait_for(lambda: app.session.study is not None and not app.session.study.active, timeout=20)
+        assert [r.state for r in app.session.study.trials] == ["failed", "failed"] and app.session.study.state == "failed"
         assert await wait_for(lambda: _notified(app, "Experiment failed: 0/2 trials completed"))
         summary = next(n.message for n in app._notifications if "Experiment failed" in n.message)
         assert "r01-s42: training crashed: loss became NaN" in summary and "\n" not in summary

@@ -93,13 +93,13 @@ async def test_workers_field_runs_trials_side_by_side_with_their_progress(make_a
         assert "workers: '0' is not a whole number >= 1" in str(dialog.query_one("#exp-check").content)
         assert dialog.query_one("#exp-workers").has_class("-invalid")
         await pilot.press("ctrl+s")
-        assert app.screen is dialog and app.study is None  # refused, nothing started
+        assert app.screen is dialog and app.session.study is None  # refused, nothing started
         dialog.query_one("#exp-workers").value = "2"
         await pilot.pause()
         assert "4 trial(s), 2 at once" in str(dialog.query_one("#exp-check").content)
         await pilot.press("ctrl+s")
-        assert await wait_for(lambda: app.study is not None)
-        study = app.study
+        assert await wait_for(lambda: app.session.study is not None)
+        study = app.session.study
         await pilot.press("E")
         assert await wait_for(lambda: isinstance(app.screen, ExperimentScreen) and app.screen.is_mounted)
         screen = app.screen

@@ -97,7 +97,7 @@ async def train_done(app, pilot) -> None:
     setup.field("train.epochs").control.value = "4"
     assert await wait_for(lambda: setup.config is not None and setup.config.train.epochs == 4)
     await pilot.press("f5")
-    assert await wait_for(lambda: app.monitor is not None and app.monitor.status == "completed", timeout=20)
+    assert await wait_for(lambda: app.session.monitor is not None and app.session.monitor.status == "completed", timeout=20)
     assert await wait_for(lambda: not app.training_active)
     assert await wait_for(lambda: any("press r" in str(n.message) for n in app._notifications))
     app.clear_notifications()
@@ -108,7 +108,7 @@ async def train_done(app, pilot) -> None:
 def training_engine(app_in) -> tuple[CnnTuiApp, FakeEngine]:
     engine = FakeEngine(steps=8, step_delay=0.0, run_id=RUN_ID)
     app = app_in(engine)
-    engine.wait_seen = lambda e, s: app.monitor is not None and (app.monitor.epoch, app.monitor.step) >= (e, s)
+    engine.wait_seen = lambda e, s: app.session.monitor is not None and (app.session.monitor.epoch, app.session.monitor.step) >= (e, s)
     return app, engine
 
 
@@ -145,8 +145,8 @@ async def run_study(app, pilot) -> ExperimentScreen:
     dialog.query_one("#exp-repeat").value = "2"
     await pilot.pause()
     await pilot.press("ctrl+s")
-    assert await wait_for(lambda: app.study is not None)
-    assert await wait_for(lambda: not app.study.active, timeout=30)
+    assert await wait_for(lambda: app.session.study is not None)
+    assert await wait_for(lambda: not app.session.study.active, timeout=30)
     await pilot.press("E")
     assert await wait_for(lambda: isinstance(app.screen, ExperimentScreen) and app.screen.is_mounted)
     screen = app.screen
@@ -201,7 +201,7 @@ async def test_training_at_80x24_while_a_run_trains(app_in):
     async with app.run_test(size=NARROW) as pilot:
         await setup_ready(app)
         await pilot.press("f5")
-        assert await wait_for(lambda: app.training_active and app.monitor is not None and app.monitor.step > 0)
+        assert await wait_for(lambda: app.training_active and app.session.monitor is not None and app.session.monitor.step > 0)
         await pilot.pause()
         screen = app.screen
         assert screen is app.training_screen
@@ -226,14 +226,14 @@ async def test_experiment_at_80x24_while_a_study_runs(app_in):
         app.screen.query_one("#exp-repeat").value = "3"
         await pilot.pause()
         await pilot.press("ctrl+s")
-        assert await wait_for(lambda: app.study is not None and app.study.active and app.training_active)
+        assert await wait_for(lambda: app.session.study is not None and app.session.study.active and app.training_active)
         await pilot.press("E")
         assert await wait_for(lambda: isinstance(app.screen, ExperimentScreen) and app.screen.is_mounted)
         await pilot.pause()
         keys = footer_keys(app.screen)
         assert {"k", "c", "x", "p", "escape", "question_mark", "q"} <= set(keys)
         await pilot.press("c")
-        assert await wait_for(lambda: not app.study.active, timeout=15)
+        assert await wait_for(lambda: not app.session.study.active, timeout=15)
 
 
 async def test_results_at_80x24(app_in):

@@ -89,11 +89,11 @@ async def test_ctrl_r_resumes_the_highlighted_run_in_place(make_app, messy_runs,
     async with app.run_test(size=SIZE) as pilot:
         await _runs_screen(app, pilot, run_id)
         await pilot.press("ctrl+r")
-        assert await wait_for(lambda: app.monitor is not None and not app.monitor.active, timeout=15)
-        assert app.monitor.status == "completed", app.monitor.error
+        assert await wait_for(lambda: app.session.monitor is not None and not app.session.monitor.active, timeout=15)
+        assert app.session.monitor.status == "completed", app.session.monitor.error
         assert app.current_mode == "training"
         assert app.last_run_dir == messy_runs / run_id
-        assert first_line in app.monitor.log[0][1], app.monitor.log[0]
+        assert first_line in app.session.monitor.log[0][1], app.session.monitor.log[0]
     assert resumer.calls == [run_id]
     after = RunStore(messy_runs).get(run_id)
     assert after.state == "completed"
@@ -101,8 +101,8 @@ async def test_ctrl_r_resumes_the_highlighted_run_in_place(make_app, messy_runs,
     assert [row["epoch"] for row in after.history()] == list(range(1, epochs + 1))
     # the Training screen's curves and train time cover the whole run (they showed only the
     # resumed epochs, x axis from 1.5, and counted only the resumed part's time)
-    assert app.monitor.epoch_x == [float(e) for e in range(1, epochs + 1)]
-    assert app.monitor.train_seconds == pytest.approx(sum(row["seconds"] for row in after.history()))
+    assert app.session.monitor.epoch_x == [float(e) for e in range(1, epochs + 1)]
+    assert app.session.monitor.train_seconds == pytest.approx(sum(row["seconds"] for row in after.history()))
     assert done < epochs
     assert len(RunStore(messy_runs).list()) == 6  # continued in place: no new run folder
 
@@ -119,7 +119,7 @@ async def test_ctrl_r_on_a_run_that_cannot_resume_notifies(make_app, messy_runs,
         screen = await _runs_screen(app, pilot, run_id)
         await pilot.press("ctrl+r")
         assert await wait_for(lambda: any(fragment in n.message for n in app._notifications))
-        assert app.screen is screen and app.monitor is None
+        assert app.screen is screen and app.session.monitor is None
     assert resumer.calls == []
     assert {p: p.read_bytes() for p in sorted(messy_runs.rglob("*")) if p.is_file()} == files
 

@@ -44,7 +44,7 @@ class InlineHost:
     def sync(self, training: bool = True, study: bool = False, reload: bool = False) -> None:
         pass
 
-    def controls_changed(self) -> None:
+    def refresh_train_label(self) -> None:
         pass
 
     def job_done(self) -> None:

@@ -65,7 +65,7 @@ async def test_toggles_reach_the_engine_config(make_app):
         setup.field("train.epochs").control.value = "2"
         await pilot.pause()
         await pilot.press("f5")
-        assert await wait_for(lambda: engine.calls and app.monitor and not app.training_active)
+        assert await wait_for(lambda: engine.calls and app.session.monitor and not app.training_active)
         config = engine.calls[0]["config"]
         assert config.model.batch_norm is True
         assert config.model.dropout == 0.3

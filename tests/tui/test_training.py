@@ -32,7 +32,7 @@ def _log_text(screen) -> str:
 
 
 def _finished(app) -> bool:
-    return app.monitor is not None and not app.monitor.active and not app.training_active
+    return app.session.monitor is not None and not app.session.monitor.active and not app.training_active
 
 
 async def test_plots_receive_batch_and_epoch_points(make_app):
@@ -47,12 +47,12 @@ async def test_plots_receive_batch_and_epoch_points(make_app):
         loss = screen.query_one("#plot-loss", LivePlot).series
         acc = screen.query_one("#plot-acc", LivePlot).series
         assert loss["train"][0] == [1.0, 2.0, 3.0]
-        assert loss["train"][1] == app.monitor.loss and len(loss["val"][1]) == 3
+        assert loss["train"][1] == app.session.monitor.loss and len(loss["val"][1]) == 3
         assert len(acc["train"][1]) == 3 and len(acc["val"][1]) == 3
         batch = screen.query_one("#plot-batch", LivePlot).series
         assert 1 <= len(batch["loss"][0]) <= 6  # the last epoch's steps (batch floods may merge)
         assert batch["loss"][0][-1] == 6.0
-        assert app.monitor.status == "completed" and app.monitor.lr == 0.001
+        assert app.session.monitor.status == "completed" and app.session.monitor.lr == 0.001
         assert screen.query_one("#plot-loss", LivePlot).draws < 40  # throttled, not once per event
         # the log's lines are written by messages (and deferred until it has a size)
         wanted = ("epoch 3/3", "warning: fake engine", "test: loss")
@@ -73,8 +73,8 @@ async def test_stop_keeps_the_run_as_stopped(make_app):
         assert app.screen.active_bindings["x"].enabled
         await pilot.press("x")
         assert await wait_for(lambda: _finished(app), timeout=20)
-        assert app.monitor.status == "stopped"
-        run_dir = app.monitor.run_dir
+        assert app.session.monitor.status == "stopped"
+        run_dir = app.session.monitor.run_dir
         assert _status(run_dir) == "stopped"
         assert (run_dir / "metrics.json").exists()  # evaluated after the stop
         assert engine.batches_emitted < 50 * 20
@@ -89,21 +89,21 @@ async def test_pause_holds_training_and_resume_continues(make_app):
         assert await wait_for(lambda: engine.batches_emitted >= 2)
         await pilot.press("p")
         assert await wait_for(lambda: engine.paused_seen.is_set())
-        assert app.monitor.status == "paused"
+        assert app.session.monitor.status == "paused"
         assert app.screen.active_bindings["p"].binding.description == "Resume"
         held = engine.batches_emitted
         await wait_for(lambda: False, timeout=0.4)
         assert engine.batches_emitted == held
-        assert app.monitor.eta_seconds() is None or app.monitor.eta_seconds() >= 0
+        assert app.session.monitor.eta_seconds() is None or app.session.monitor.eta_seconds() >= 0
         await pilot.press("p")
         assert await wait_for(lambda: engine.batches_emitted > held + 2)
-        assert app.monitor.status == "running"
+        assert app.session.monitor.status == "running"
         # one pause, one resume: each said once (the app repeated the engine's 'resumed')
-        said = [m for _, m in app.monitor.log if m.startswith(("paused", "resumed"))]
+        said = [m for _, m in app.session.monitor.log if m.startswith(("paused", "resumed"))]
         assert [m.split()[0] for m in said] == ["paused", "resumed"], said
         app.action_stop()
         assert await wait_for(lambda: _finished(app), timeout=20)
-        assert app.monitor.status == "stopped"
+        assert app.session.monitor.status == "stopped"
 
 
 async def test_engine_error_is_a_notification_not_a_crash(make_app):
@@ -114,7 +114,7 @@ async def test_engine_error_is_a_notification_not_a_crash(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await _start(app, pilot)
         assert await wait_for(lambda: _finished(app))
-        assert app.monitor.status == "failed"
+        assert app.session.monitor.status == "failed"
         # notify() posts a message: the toast may land a moment after the run reads as failed
         assert await wait_for(
             lambda: any("no such folder" in n.message and n.severity == "error" for n in app._notifications)
@@ -124,8 +124,8 @@ async def test_engine_error_is_a_notification_not_a_crash(make_app):
         engine.raise_error = None
         await pilot.press("s")
         await _start(app, pilot, epochs=1)
-        assert await wait_for(lambda: _finished(app) and app.monitor.seq == 2, timeout=20)
-        assert app.monitor.status == "completed"
+        assert await wait_for(lambda: _finished(app) and app.session.monitor.seq == 2, timeout=20)
+        assert app.session.monitor.status == "completed"
 
 
 async def test_failed_run_is_reported(make_app):
@@ -134,9 +134,9 @@ async def test_failed_run_is_reported(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await _start(app, pilot, epochs=1)
         assert await wait_for(lambda: _finished(app), timeout=20)
-        assert app.monitor.status == "failed"
+        assert app.session.monitor.status == "failed"
         assert sum("NaN" in n.message for n in app._notifications) == 1
-        assert _status(app.monitor.run_dir) == "failed"
+        assert _status(app.session.monitor.run_dir) == "failed"
 
 
 async def test_finished_run_opens_the_results_screen(make_app):

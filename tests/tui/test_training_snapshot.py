@@ -9,7 +9,7 @@ def test_training_screen_after_a_run_snapshot(make_app, snap_compare):
     engine = FakeEngine(steps=8, step_delay=0.0, run_id="20240102-100000-digits-quick-abc123")
     app = make_app(engine)
     # Every batch is drawn (none merged away), so the curve does not depend on timing.
-    engine.wait_seen = lambda e, s: app.monitor is not None and (app.monitor.epoch, app.monitor.step) >= (e, s)
+    engine.wait_seen = lambda e, s: app.session.monitor is not None and (app.session.monitor.epoch, app.session.monitor.step) >= (e, s)
 
     async def run_before(pilot) -> None:
         setup = app.setup_screen
@@ -17,7 +17,7 @@ def test_training_screen_after_a_run_snapshot(make_app, snap_compare):
         setup.field("train.epochs").control.value = "4"
         assert await wait_for(lambda: setup.config is not None and setup.config.train.epochs == 4)
         await pilot.press("f5")
-        assert await wait_for(lambda: app.monitor is not None and app.monitor.status == "completed", timeout=20)
+        assert await wait_for(lambda: app.session.monitor is not None and app.session.monitor.status == "completed", timeout=20)
         assert await wait_for(lambda: not app.training_active)
         # The end-of-run toast comes from the worker's state change, which may land after the
         # above: wait for it, then clear it, so it is never half in the picture.

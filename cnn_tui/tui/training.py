@@ -1,6 +1,6 @@
 """The Training screen and the run monitor it draws from.
 
-The App owns the training worker and one :class:`RunMonitor` per run; every training
+The session (:mod:`cnn_tui.tui.session`) owns one :class:`RunMonitor` per run; every training
 message updates the monitor (plain lists, cheap), and the screen pulls from it on a timer
 (2 Hz) while it is the screen shown. Every UI-thread millisecond is taken from training
 on a small machine, so the pull does the least the eye needs: labels and bars change only

@@ -35,7 +35,7 @@ def _impostor(cls: type) -> object:
 
 
 def test_the_core_event_modules_declare_their_events():
-    assert len(EVENT_CLASSES) == 7 and len(TRIAL_CLASSES) == 2
+    assert EVENT_CLASSES and TRIAL_CLASSES
     declared = {c for c in vars(events).values() if isinstance(c, type) and dataclasses.is_dataclass(c)
                 and c.__module__ == events.__name__}
     assert declared == set(EVENT_CLASSES)  # an event class left out of the Event union is unmapped

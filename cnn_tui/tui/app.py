@@ -110,6 +110,7 @@ class CnnTuiApp(App):
     ]
 
     _experiment_mode = False
+    """Whether the Experiment mode was added (on the first E)."""
     AUTO_OPEN_RESULTS = True
     """Open the Results screen when a run ends while the Training screen is shown."""
     PRELOAD_TF = True

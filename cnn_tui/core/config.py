@@ -1,9 +1,8 @@
 """The experiment config: one schema for data, model and training, with TOML load/save.
 
-An :class:`ExperimentConfig` is plain data (frozen sections, unknown keys rejected;
-:mod:`cnn_tui.core.schema` validates them with pydantic's rules and messages, without
-importing pydantic, which cost a third of the app's start). Every field has a docstring;
-:func:`field_docs` exposes them to the CLI and the TUI. Errors are
+An :class:`ExperimentConfig` is plain data: frozen pydantic models, unknown keys rejected,
+the one validation stack of cnn-tui (plan files, :mod:`cnn_tui.core.engine.plan`, use it too).
+Every field has a docstring; :func:`field_docs` exposes them to the CLI and the TUI. Errors are
 :class:`~cnn_tui.core.errors.ConfigError` with one line that names
 the file, the dotted key, the bad value and what is allowed.
 """
@@ -16,9 +15,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import tomli_w
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
 from cnn_tui.core.errors import ConfigError
 from cnn_tui.core.fsutil import atomic_write_text
-from cnn_tui.core.schema import Before, Field, SchemaError, Section
 
 Normalization = Literal["none", "rescale", "zero_center", "standardize"]
 Activation = Literal["relu", "leaky_relu", "elu", "tanh", "sigmoid"]
@@ -35,11 +35,13 @@ def _square(value: Any) -> Any:
     return (value, value) if isinstance(value, int) else value
 
 
-ImageSize = Annotated[tuple[int, int] | None, Before(_square)]
+ImageSize = Annotated[tuple[int, int] | None, BeforeValidator(_square)]
 
 
-class _Section(Section):
-    """Frozen, unknown keys refused, field docstrings as descriptions (see cnn_tui.core.schema)."""
+class _Section(BaseModel):
+    """Frozen, unknown keys refused, field docstrings as descriptions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class AugmentConfig(_Section):
@@ -203,12 +205,14 @@ class TrainConfig(_Section):
     that long (0 = every epoch). The first completed epoch is always written, and a stop or
     failure writes the last completed epoch anyway."""
 
-    def _check(self) -> None:
+    @model_validator(mode="after")
+    def _one_lr_controller(self) -> TrainConfig:
         if self.lr_schedule != "constant" and self.reduce_lr.enabled:
             raise ValueError(
                 f"lr_schedule = {self.lr_schedule!r} and reduce_lr.enabled = true both set the learning rate;"
                 " choose one (lr_schedule = 'constant' to use reduce_lr)"
             )
+        return self
 
 
 class ExperimentConfig(_Section):
@@ -227,9 +231,10 @@ class ExperimentConfig(_Section):
     experiment: dict[str, Any] | None = None
     """Optional study plan (grid / repeat / ablation / variants); see `cnn-tui experiment`."""
 
+    @field_validator("name")
     @classmethod
-    def _check_field(cls, name: str, value: Any) -> Any:
-        if name == "name" and (
+    def _name_fits_a_folder(cls, value: str) -> str:
+        if (
             not value or len(value) > 64 or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in value)
         ):
             raise ValueError("must be 1-64 characters of letters, digits, '-', '_' or '.'")
@@ -240,7 +245,7 @@ class ExperimentConfig(_Section):
 # Loading, saving, overrides
 
 
-def _format_validation_error(exc: SchemaError, source: str) -> str:
+def _format_validation_error(exc: ValidationError, source: str) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err.get("loc", ()) if not isinstance(p, int)) or "(top level)"
     kind = err.get("type", "")
@@ -262,8 +267,8 @@ def _format_validation_error(exc: SchemaError, source: str) -> str:
     return f"{prefix}{loc} = {value!r}: {msg}{tail}"
 
 
-def _section_model(dotted_parent: str) -> type[Section] | None:
-    model: type[Section] = ExperimentConfig
+def _section_model(dotted_parent: str) -> type[BaseModel] | None:
+    model: type[BaseModel] = ExperimentConfig
     if not dotted_parent:
         return model
     for part in dotted_parent.split("."):
@@ -271,7 +276,7 @@ def _section_model(dotted_parent: str) -> type[Section] | None:
         if field is None:
             return None
         ann = field.annotation
-        if isinstance(ann, type) and issubclass(ann, Section):
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
             model = ann
         else:
             return None
@@ -289,7 +294,7 @@ def config_from_dict(data: dict[str, Any], source: str = "") -> ExperimentConfig
         raise ConfigError(f"{source or 'config'}: expected a table of sections, got {type(data).__name__}")
     try:
         return ExperimentConfig.model_validate(data)
-    except SchemaError as exc:
+    except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, source)) from None
 
 
@@ -399,13 +404,13 @@ def field_docs() -> dict[str, dict[str, Any]]:
     """Dotted key -> {"doc", "type", "default", "choices"} for every leaf field of the schema."""
     out: dict[str, dict[str, Any]] = {}
 
-    def walk(prefix: str, model: type[Section]) -> None:
+    def walk(prefix: str, model: type[BaseModel]) -> None:
         for name, field in model.model_fields.items():
             key = f"{prefix}.{name}" if prefix else name
             ann = field.annotation
-            if get_origin(ann) is Annotated:  # Annotated[X, Before(f)]: the type is X
+            if get_origin(ann) is Annotated:  # Annotated[X, BeforeValidator(f)]: the type is X
                 ann = get_args(ann)[0]
-            if isinstance(ann, type) and issubclass(ann, Section):
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
                 walk(key, ann)
                 continue
             choices = None

@@ -80,3 +80,29 @@ def test_missing_and_non_npz(tmp_path):
     with pytest.raises(DataError):
         _load(tmp_path / "junk.npz")
     assert not dataset_info(f"arrays:{tmp_path / 'nope.npz'}").available_offline
+
+
+def test_keep_last_dataset_hands_back_the_same_load_while_config_and_file_are_unchanged(tmp_path):
+    """A study's worker process trains trial after trial on one dataset: with
+    keep_last_dataset() on, an equal data config of an unchanged file is not read again;
+    another config or a rewritten file is. Off (the default, and after turning it off),
+    every call reads."""
+    from cnn_tui.core.data import keep_last_dataset
+
+    path = tmp_path / "set.npz"
+    rng = np.random.default_rng(0)
+    np.savez(path, x_train=rng.integers(0, 256, (40, 4, 4, 1), dtype=np.uint8), y_train=np.arange(40) % 2)
+    assert _load(path) is not _load(path)
+    keep_last_dataset()
+    try:
+        first = _load(path)
+        assert _load(path) is first
+        assert _load(path, split_seed=1) is not first  # another split of the same file
+        again = _load(path)
+        assert again is not first and _load(path) is again  # one dataset kept: the last
+        np.savez(path, x_train=np.full((50, 4, 4, 1), 7, dtype=np.uint8), y_train=np.arange(50) % 2)
+        changed = _load(path)
+        assert changed is not again and int(changed.x_train.max()) == 7
+    finally:
+        keep_last_dataset(False)
+    assert _load(path) is not _load(path)

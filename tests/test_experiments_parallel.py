@@ -292,3 +292,50 @@ def test_ctrl_c_stops_the_running_trials_after_their_batch_and_exits_130(tmp_pat
     stored = {r.run_id: r for r in RunStore(runs).list()}
     assert all(stored[t["run_id"]].state == "stopped" for t in trials[:2])
     assert all(int(stored[t["run_id"]].metrics["epochs_completed"]) < 30 for t in trials[:2])
+
+
+def test_a_worker_loads_its_study_dataset_once_for_all_its_trials(tmp_path, monkeypatch):
+    """The jobs a worker trains one after another share their data config: it reads the
+    dataset once (here two jobs that fail right after loading it, at planning: no
+    TensorFlow needed), and keeps nothing once its jobs have ended."""
+    import numpy as np
+
+    from cnn_tui.core.config import config_to_dict
+    from cnn_tui.core.data import sources
+    from cnn_tui.core.engine import trial_worker
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "tiny.npz"  # 2x2 images: the preset's pools cannot shrink them, a ModelError per trial
+    np.savez(data, x_train=rng.integers(0, 256, (40, 2, 2, 1), dtype=np.uint8), y_train=np.arange(40) % 2)
+    config = config_to_dict(apply_overrides(load_preset("digits-quick"), [f"data.dataset=arrays:{data}"]))
+    loads: list[str] = []
+    real_load = sources._load
+    monkeypatch.setattr(sources, "_load", lambda cfg, *a: loads.append(cfg.dataset) or real_load(cfg, *a))
+    monkeypatch.delenv("CNN_TUI_TF_THREADS", raising=False)
+    read_fd, write_fd = os.pipe()
+    results: list[dict] = []
+    done = threading.Event()
+
+    class Out(io.StringIO):
+        def write(self, text: str) -> int:
+            for line in text.splitlines():
+                if '"result"' in line:
+                    results.append(json.loads(line))
+            if len(results) == 2:
+                done.set()
+            return len(text)
+
+    with os.fdopen(read_fd) as commands, os.fdopen(write_fd, "w") as feed:
+        served = threading.Thread(target=trial_worker.serve, args=(commands, trial_worker._Channel(Out())))
+        served.start()
+        for trial in ("a", "b"):
+            feed.write(json.dumps({"job": {"trial": trial, "config": config, "runs_dir": str(tmp_path / "runs"),
+                                           "name": trial, "tags": {}}}) + "\n")
+        feed.flush()
+        assert done.wait(60), results
+    served.join(60)
+    assert [r["result"]["status"] for r in results] == ["failed", "failed"]
+    assert all("would shrink" in r["result"]["error"] for r in results), results
+    assert loads == [f"arrays:{data}"]
+    assert sources.load_dataset(sources._data_cfg(apply_overrides(load_preset("digits-quick"), [
+        f"data.dataset=arrays:{data}"]))) is not None and loads == [f"arrays:{data}"] * 2  # off again

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .folder import FileImages
 from .pipeline import channel_stats, make_tf_dataset
-from .sources import check_dataset, dataset_info, list_datasets, load_dataset, parse_spec
+from .sources import check_dataset, dataset_info, keep_last_dataset, list_datasets, load_dataset, parse_spec
 from .split import planned_counts
 from .types import ChannelStats, Dataset, DatasetInfo
 
@@ -23,6 +23,7 @@ __all__ = [
     "channel_stats",
     "check_dataset",
     "dataset_info",
+    "keep_last_dataset",
     "list_datasets",
     "load_dataset",
     "make_tf_dataset",

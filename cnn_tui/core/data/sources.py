@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from cnn_tui.core.errors import DataError
@@ -33,10 +34,50 @@ def _data_cfg(cfg: Any) -> Any:
     return cfg
 
 
+# The last dataset loaded and what it was loaded from, while keep_last_dataset() is on.
+_kept: dict[str, Any] = {"on": False, "key": None, "dataset": None}
+
+
+def keep_last_dataset(on: bool = True) -> None:
+    """Let :func:`load_dataset` keep the dataset it loaded last in this process and hand
+    the same object back when asked again for an equal data config whose source (file or
+    folder, and the variables that locate the built-ins) is unchanged. For the worker
+    processes of a study, which train one trial after another on the same data; the
+    datasets are never modified after loading. ``on=False`` drops what was kept."""
+    _kept.update(on=bool(on), key=None, dataset=None)
+
+
+def _source_key(cfg: Any, kind: str, arg: str) -> str | None:
+    """What a loaded dataset depends on (None: do not keep it)."""
+    dump = getattr(cfg, "model_dump_json", None)
+    if dump is None:
+        return None
+    if kind == "builtin":
+        stamp: Any = [os.environ.get("CNN_TUI_DATA"), os.environ.get("KERAS_HOME")]
+    else:
+        try:
+            st = os.stat(os.path.expanduser(arg))
+        except OSError:
+            return None
+        stamp = [st.st_mtime_ns, st.st_size, st.st_ino]
+    return f"{dump()}|{stamp}"
+
+
 def load_dataset(cfg: Any) -> Dataset:
-    """Load and split the dataset that ``cfg`` (a DataConfig) names. Raises DataError."""
+    """Load and split the dataset that ``cfg`` (a DataConfig) names. Raises DataError.
+    See :func:`keep_last_dataset` for the reuse of the last one in a study's workers."""
     cfg = _data_cfg(cfg)
     kind, arg = parse_spec(cfg.dataset)
+    key = _source_key(cfg, kind, arg) if _kept["on"] else None
+    if key is not None and key == _kept["key"]:
+        return _kept["dataset"]
+    dataset = _load(cfg, kind, arg)
+    if key is not None:
+        _kept.update(key=key, dataset=dataset)
+    return dataset
+
+
+def _load(cfg: Any, kind: str, arg: str) -> Dataset:
     check_image_size(cfg.image_size)
     spec = str(cfg.dataset).strip()
     if kind == "builtin":

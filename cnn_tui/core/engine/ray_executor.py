@@ -4,7 +4,9 @@ Each trial is a ``ray.remote`` task with its share of CPUs (and one GPU where th
 has them) that trains into a temporary runs folder on whatever node runs it and returns
 that run folder as tar bytes; the driver unpacks it into its own runs folder, so no
 shared filesystem is needed. A small control actor carries the trials' events to the
-driver and the driver's stop/skip/pause to the trials (polled twice a second).
+driver and the driver's stop/skip/pause to the trials (polled twice a second). Ray runs the
+next trial in a worker process it already started, which has TensorFlow imported and keeps
+the study's dataset loaded (:func:`~cnn_tui.core.data.keep_last_dataset`).
 
 Ray is an optional extra (``pip install -e ".[ray]"``) and is imported only here, only
 when a Ray study starts. Without ``address`` a local Ray instance is started (and shut
@@ -81,12 +83,14 @@ def _run_trial(job: dict[str, Any], threads: int, control: Any) -> dict[str, Any
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(threads))
     os.environ["CNN_TUI_TF_THREADS"] = str(threads)
     from cnn_tui.core.config import config_from_dict
+    from cnn_tui.core.data import keep_last_dataset
     from cnn_tui.core.engine import trainer
     from cnn_tui.core.engine.executors import event_to_dict
     from cnn_tui.core.engine.trial_worker import configure_threads
     from cnn_tui.core.errors import CnnTuiError
 
     configure_threads()
+    keep_last_dataset()  # Ray runs a study's next trial in the same worker process: one load per process
     trial = str(job["trial"])
     stop, pause, done = threading.Event(), threading.Event(), threading.Event()
     buffer: list[dict[str, Any]] = []
@@ -279,7 +283,8 @@ class RayExecutor:
                     if want != paused:
                         paused = want
                         control.pause.remote(paused)
-                    ready, _ = ray.wait(list(inflight), num_returns=1, timeout=0.2)
+                    # Trials hand their events to the control actor every POLL_SECONDS: drain no more often.
+                    ready, _ = ray.wait(list(inflight), num_returns=1, timeout=POLL_SECONDS)
                     self._dispatch(ray.get(control.drain.remote()), inflight, on_event)
                     for ref in ready:
                         index, spec, began = inflight.pop(ref)

@@ -78,12 +78,22 @@ def run_job(job: dict[str, Any], channel: _Channel, stop: threading.Event, pause
 
 
 def main() -> int:
-    import json
-
     # fd 1 becomes the protocol's private channel; fd 1 itself then points at stderr.
     channel = _Channel(os.fdopen(os.dup(1), "w", encoding="utf-8"))
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    return serve(sys.stdin, channel)
+
+
+def serve(commands: TextIO, channel: _Channel) -> int:
+    """Train the jobs read from ``commands`` one after another until it ends. The trials
+    of a study share their data config: the dataset is loaded once per worker
+    (:func:`~cnn_tui.core.data.keep_last_dataset`)."""
+    import json
+
+    from cnn_tui.core.data import keep_last_dataset
+
+    keep_last_dataset()
     jobs: queue.Queue = queue.Queue()
     pause = threading.Event()
     current: dict[str, Any] = {"trial": None, "stop": threading.Event(), "closed": False}
@@ -91,7 +101,7 @@ def main() -> int:
     lock = threading.Lock()
 
     def read_commands() -> None:
-        for line in sys.stdin:
+        for line in commands:
             try:
                 msg = json.loads(line)
             except ValueError:
@@ -118,20 +128,23 @@ def main() -> int:
 
     threading.Thread(target=read_commands, name="cnn-tui-commands", daemon=True).start()
     configure_threads()
-    while True:
-        job = jobs.get()
-        if job is None:
-            return 0
-        stop = threading.Event()
-        with lock:
-            if current["closed"]:
+    try:
+        while True:
+            job = jobs.get()
+            if job is None:
                 return 0
-            current.update(trial=job.get("trial"), stop=stop)
-            if str(job.get("trial")) in early:
-                stop.set()
-        run_job(job, channel, stop, pause)
-        with lock:
-            current["trial"] = None
+            stop = threading.Event()
+            with lock:
+                if current["closed"]:
+                    return 0
+                current.update(trial=job.get("trial"), stop=stop)
+                if str(job.get("trial")) in early:
+                    stop.set()
+            run_job(job, channel, stop, pause)
+            with lock:
+                current["trial"] = None
+    finally:
+        keep_last_dataset(False)
 
 
 if __name__ == "__main__":

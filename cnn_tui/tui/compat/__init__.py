@@ -16,5 +16,7 @@ Select), :mod:`.widgets` (footer keys, watchers, scroll range, driver output),
 
 TESTED_TEXTUAL = ">=8.2,<8.3"
 """The Textual versions the canaries cover (``pyproject.toml`` pins the same range)."""
+TESTED_TEXTUAL_PLOTEXT = ">=1.0,<1.1"
+"""The textual-plotext versions whose theme lookup :mod:`.plotext` calls."""
 TESTED_PLOTEXT = ">=5.3,<5.4"
 """The plotext versions whose cell matrix :mod:`.plotext` reads."""

@@ -16,11 +16,8 @@ redraws the Training and Experiment screens from the monitors the session owns.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import gc
 import time
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +27,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from cnn_tui.core.errors import CnnTuiError
 from cnn_tui.tui.commands import CnnTuiCommands
+from cnn_tui.tui.compat.app import CompatApp, relabel_binding, screen_stacks
 from cnn_tui.tui.messages import (
     ExperimentTrialFinished,
     ExperimentTrialProgress,
@@ -40,43 +37,14 @@ from cnn_tui.tui.messages import (
     TrainingMessage,
     run_message,
 )
-from cnn_tui.tui.gc_policy import QuietCollector, end_startup_pause
-from cnn_tui.tui.prewarm import PAUSE_SECONDS, mark_styled, prewarm_modes, prewarm_screen
+from cnn_tui.tui.gc_policy import QuietCollector
+from cnn_tui.tui.navigation import Navigator
 from cnn_tui.tui.session import Session
 from cnn_tui.tui.setup import SetupScreen
+from cnn_tui.tui.startup import Startup, driver_class
 
 if TYPE_CHECKING:
-    from textual.dom import DOMNode
-
     from cnn_tui.tui.training import RunMonitor, TrainingScreen
-
-
-TF_PRELOAD_DELAY = 0.3
-"""Seconds between the first paint and the start of the background TensorFlow import."""
-
-
-RESULTS_SCREEN_NAME = "results-last"
-"""The installed (kept after pop) Results screen of the run last opened."""
-
-
-def _folder_stamp(run_dir: Path) -> tuple:
-    """What changes when a run folder's contents change (names, sizes, mtimes)."""
-    entries = []
-    try:
-        for entry in run_dir.iterdir():
-            st = entry.stat()
-            entries.append((entry.name, st.st_size, st.st_mtime_ns))
-    except OSError:
-        return ()
-    return tuple(sorted(entries))
-
-
-def _same_path(path: Path) -> Path:
-    """``path`` made absolute and resolved, to compare two spellings of one folder."""
-    try:
-        return Path(path).resolve()
-    except OSError:
-        return Path(path).absolute()
 
 
 def _training_screen() -> Screen:
@@ -86,7 +54,7 @@ def _training_screen() -> Screen:
     return TrainingScreen()
 
 
-class CnnTuiApp(App):
+class CnnTuiApp(CompatApp):
     """Setup -> Training -> Results, plus Runs; every action has a key in the footer."""
 
     TITLE = "cnn-tui"
@@ -142,52 +110,31 @@ class CnnTuiApp(App):
         self.resumer = resumer
         """Stand-in for ``cnn_tui.core.engine.resume`` (tests); None: the real one."""
         self.user_presets_dir = Path(user_presets_dir) if user_presets_dir else None
-        self.tf_ready = False
-        self.tf_seconds: float | None = None
-        self.first_paint_seconds: float | None = None
-        self._created = time.perf_counter()
+        self.startup = Startup(self)
+        """The first paint, the background TensorFlow import, the screens built after it."""
+        self.navigator = Navigator(self)
+        """Moves between screens; the Results screen kept for the next r."""
         self.executor_factory: Callable[[int], Any] | None = None
         """``workers -> executor`` for parallel studies (tests); None: worker processes."""
         self.session = Session(self)
         """The training job: run numbers, stop/pause/skip, monitors, its one end."""
         self._job: Worker | None = None
-        self._runs_mode = False
-        self._results_screen: tuple[Path, tuple, Screen] | None = None
         self.collector = QuietCollector()
         """Full garbage collections between key presses (see :mod:`cnn_tui.tui.gc_policy`)."""
 
-    # -- lifecycle ------------------------------------------------------------------------
-    def update_styles(self, node: DOMNode, animate: bool = True) -> None:
-        """Restyle ``node`` and its subtree -- unless it is not in the DOM yet.
+    # -- lifecycle (start-up: cnn_tui/tui/startup.py) --------------------------------------
+    @property
+    def first_paint_seconds(self) -> float | None:
+        """Seconds from the app's creation to the Setup screen's first frame (None: not yet)."""
+        return self.startup.first_paint_seconds
 
-        Textual restyles a widget whenever a reactive with a toggle class is set, and
-        widgets set such reactives in their ``__init__`` (``compact``, a Checkbox's
-        ``value``): inside a ``compose`` the app is known, so each control built there was
-        styled once before it was mounted and once more when it was. Styles are applied
-        to every widget when it is registered (``App._register``), so the early pass is
-        wasted: 31 of them on the Setup form, ~40 ms of the first paint here.
-        """
-        if node is not self and node._parent is None:
-            return
-        super().update_styles(node, animate)
+    @property
+    def tf_ready(self) -> bool:
+        """TensorFlow is imported (the background import after the first paint ended)."""
+        return self.startup.tf_ready
 
     def get_driver_class(self) -> type:
-        driver = super().get_driver_class()
-        try:
-            from textual.drivers.linux_driver import LinuxDriver
-        except ImportError:  # Windows
-            return driver
-        if driver is LinuxDriver:
-            from cnn_tui.tui.driver import QuietStderrDriver
-
-            return QuietStderrDriver
-        from textual.drivers.web_driver import WebDriver
-
-        if driver is WebDriver:  # a browser tab of `cnn-tui serve`
-            from cnn_tui.tui.driver import ServedDriver
-
-            return ServedDriver
-        return driver
+        return driver_class(super().get_driver_class())
 
     def on_mount(self) -> None:
         self.refresh_train_label()
@@ -202,68 +149,17 @@ class CnnTuiApp(App):
 
     def first_paint(self) -> None:
         """Called by the Setup screen after its first refresh (time-to-first-paint)."""
-        if self.first_paint_seconds is None:
-            self.first_paint_seconds = time.perf_counter() - self._created
-            end_startup_pause()  # collection was off while the app started (cnn-tui launcher)
-            if self.PRELOAD_TF:
-                # The import holds the GIL for seconds: start it only once the first frame
-                # has really been written to the terminal (first_paint runs after the
-                # screen's first refresh, but the frame still has to be flushed by the
-                # driver's writer thread, which an import in progress would starve).
-                self.set_timer(TF_PRELOAD_DELAY, self._preload_tf)
-            elif self.PREWARM_SCREENS:
-                self.set_timer(TF_PRELOAD_DELAY, self._prewarm_screens)
+        self.startup.first_paint()
 
     def on_unmount(self) -> None:
         # Threads cannot be killed: make sure a run still going ends so the process can exit.
         self.session.shutdown()
         self.collector.stop()
 
-    @work(thread=True, group="tfimport", exit_on_error=False)
-    def _preload_tf(self) -> None:
-        start = time.perf_counter()
-        error = None
-        try:
-            from cnn_tui.core.tfimport import import_tf
-
-            import_tf()
-            if self.engine is None:
-                try:
-                    import cnn_tui.core.engine  # noqa: F401 - warm the import for the first run
-                except ImportError:
-                    pass
-            # TensorFlow and Keras leave ~300k long-lived objects that every full
-            # (generation 2) garbage collection walks again: 0.35-0.46 s with the GIL held,
-            # i.e. a frozen screen every few seconds. They live as long as the process, so
-            # move them out of the collector's sight.
-            gc.freeze()
-        except Exception as exc:  # noqa: BLE001 - reported, never a crash
-            error = f"{type(exc).__name__}: {exc}"
-        self.post_message(TensorFlowReady(time.perf_counter() - start, error))
-
     def on_tensor_flow_ready(self, message: TensorFlowReady) -> None:
-        self.tf_seconds = message.seconds
-        if message.error:
-            self.notify(f"TensorFlow could not be imported: {message.error}", severity="error")
-        else:
-            self.tf_ready = True
-        if self.PREWARM_SCREENS:
-            self._prewarm_screens()
+        self.startup.tf_loaded(message)
 
-    def _prewarm_screens(self) -> None:
-        modes = ["training", "runs"] if self._ensure_runs_mode() else ["training"]
-        # A callable, not a coroutine: a worker that never starts (the app is closing) then
-        # leaves no coroutine behind that was never awaited.
-        self.run_worker(partial(self._prewarm, modes), group="prewarm", exclusive=True, exit_on_error=False)
-
-    async def _prewarm(self, modes: list[str]) -> None:
-        await prewarm_modes(self, modes)
-        run_dir = self._results_run_dir(quiet=True)
-        if run_dir is not None:
-            await asyncio.sleep(PAUSE_SECONDS)
-            await self._prebuild_results(run_dir)
-
-    # -- screens --------------------------------------------------------------------------
+    # -- screens (moves and the kept Results screen: cnn_tui/tui/navigation.py) ----------
     @property
     def setup_screen(self) -> SetupScreen:
         return self.get_screen_stack("setup")[0]  # type: ignore[return-value]
@@ -276,29 +172,9 @@ class CnnTuiApp(App):
             return None
         return stack[0] if stack else None  # type: ignore[return-value]
 
-    @property
-    def _background_screens(self) -> list[Screen]:
-        # Textual counts the screen right under the top one as visible even when the top
-        # screen is opaque: that screen keeps laying out and painting, and each of its
-        # repaints repaints the whole top screen (App.screen.refresh with its dirty
-        # regions). Under the Results screen that is the Training screen, whose plots
-        # redraw 4 times a second while a run trains: 4 full repaints a second of the
-        # Results screen, in the way of its keys. Nothing under an opaque screen shows.
-        stack = self._screen_stack
-        if stack and stack[-1].styles.background.a >= 1:
-            return []
-        return super()._background_screens
-
     def _goto(self, mode: str) -> None:
-        """Show a mode's base screen (pops what was pushed over it, e.g. a Results screen
-        left open there before switching away)."""
-        if self.current_mode != mode:
-            self.switch_mode(mode)
-            # Textual restyles a new mode's screen before it is mounted and never records
-            # it: without this, the second visit re-parses all CSS again (0.15-0.35 s).
-            self.call_after_refresh(mark_styled, self, self.screen)
-        while len(self.screen_stack) > 1:
-            self.pop_screen()
+        """Show a mode's base screen (pops what was pushed over it)."""
+        self.navigator.goto(mode)
 
     def action_setup(self) -> None:
         self._goto("setup")
@@ -313,116 +189,17 @@ class CnnTuiApp(App):
             self.push_screen(HelpScreen())
 
     def action_runs(self) -> None:
-        if not self._ensure_runs_mode():
-            self.notify("The Runs screen is not available in this build.", severity="warning")
-            return
+        self.navigator.ensure_runs_mode()
         self._goto("runs")
 
-    def _ensure_runs_mode(self) -> bool:
-        if not self._runs_mode:
-            try:
-                from cnn_tui.tui.runs import RunsScreen
-            except ImportError:
-                return False
-            self.add_mode("runs", lambda: RunsScreen(self.runs_dir))
-            self._runs_mode = True
-        return True
-
     def action_results(self) -> None:
-        run_dir = self._results_run_dir()
+        run_dir = self.navigator.results_run_dir()
         if run_dir is not None:
             self.open_results(run_dir)
 
-    def _results_run_dir(self, *, quiet: bool = False) -> Path | None:
-        """The run r shows: the last one this app ran, else the latest stored."""
-        if self.last_run_dir is not None:
-            return self.last_run_dir
-        try:
-            from cnn_tui.core.results.store import RunStore
-
-            return RunStore(self.runs_dir).get("latest").path
-        except CnnTuiError as exc:
-            if not quiet:
-                self.notify(str(exc), severity="warning")
-            return None
-
-    def _cached_results_screen(self, run_dir: Path, stamp: tuple) -> Screen | None:
-        """The Results screen built for ``run_dir`` when the folder is unchanged since
-        (same ``stamp``) and the screen is not shown."""
-        cached = self._results_screen
-        if cached is not None and cached[:2] == (_same_path(run_dir), stamp) and not self._in_a_stack(cached[2]):
-            return cached[2]
-        return None
-
-    async def _prebuild_results(self, run_dir: Path) -> bool:
-        """Build the Results screen of ``run_dir`` out of sight, so that r shows it at once
-        (see :func:`cnn_tui.tui.prewarm.prewarm_screen`); only for a completed run, and not
-        while a run trains (a speculative screen is not worth CPU taken from training)."""
-        if self.training_active:
-            return False
-        try:
-            from cnn_tui.tui.results import ResultsScreen, load_run
-
-            run = load_run(run_dir)
-        except (ImportError, CnnTuiError):
-            return False
-        if run.state != "completed" or run.metrics is None:
-            return False  # nothing worth it, and no error toast for a run nobody asked for
-        run_dir = Path(run_dir)
-        stamp = _folder_stamp(run_dir)
-        if self._cached_results_screen(run_dir, stamp) is not None or self._quitting:
-            return False
-        if self._results_screen is not None and self._in_a_stack(self._results_screen[2]):
-            return False  # a Results screen is shown: leave it be
-        screen = ResultsScreen(run_dir)
-        self._keep_results_screen(run_dir, stamp, screen)
-        return await prewarm_screen(self, screen)
-
     def open_results(self, run_dir: Path) -> None:
-        """Push the Results screen for ``run_dir`` (TUI-B's screen, if present)."""
-        try:
-            from cnn_tui.tui.results import ResultsScreen
-        except ImportError:
-            self.notify(f"Run stored in {run_dir} (the Results screen is not available).")
-            return
-        run_dir = Path(run_dir)
-        stamp = _folder_stamp(run_dir)
-        cached = self._cached_results_screen(run_dir, stamp)
-        if cached is not None:
-            # Same run folder, unchanged since: show the screen built last time (composing
-            # it and re-reading the run costs ~0.25 s a press of r).
-            self.push_screen(cached)
-            return
-        try:
-            screen = ResultsScreen(run_dir)
-        except CnnTuiError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        self._keep_results_screen(run_dir, stamp, screen)
-        self.push_screen(screen)
-
-    def _keep_results_screen(self, run_dir: Path, stamp: tuple, screen: Screen) -> None:
-        """Install ``screen`` as the one Results screen kept (for ``run_dir`` as it is at
-        ``stamp``), in place of the one kept before."""
-        self._forget_results_screen()
-        self.install_screen(screen, name=RESULTS_SCREEN_NAME)
-        self._results_screen = (_same_path(run_dir), stamp, screen)
-
-    def _in_a_stack(self, screen: Screen) -> bool:
-        return any(screen in stack for stack in self._screen_stacks.values())
-
-    def _forget_results_screen(self) -> None:
-        cached = self._results_screen
-        if cached is None:
-            return
-        self._results_screen = None
-        try:
-            self.uninstall_screen(cached[2])  # refused (ScreenStackError) while on a stack
-        except Exception:  # noqa: BLE001 - still on a stack: Textual removes it when popped
-            self._installed_screens.pop(RESULTS_SCREEN_NAME, None)
-        else:
-            if cached[2].is_attached:
-                cached[2].remove()
+        """Push the Results screen for ``run_dir`` (the one kept when its folder is unchanged)."""
+        self.navigator.open_results(run_dir)
 
     def action_save_preset(self) -> None:
         self._goto("setup")
@@ -465,16 +242,11 @@ class CnnTuiApp(App):
     def _set_binding_description(self, key: str, description: str) -> None:
         # Footer labels are the Binding's description; this app's copy is replaced so the
         # footer can say "Train digits-quick" / "Resume".
-        current = self._bindings.key_to_bindings.get(key)
-        if not current:
-            return
-        new = [dataclasses.replace(b, description=description) for b in current]
-        if new != current:
-            self._bindings.key_to_bindings[key] = new
+        if relabel_binding(self, key, description):
             self.refresh_bindings()
 
     def refresh_train_label(self) -> None:
-        if not self._screen_stacks.get(self.current_mode):
+        if not screen_stacks(self).get(self.current_mode):
             return  # the app is shutting down (a run that ended during the exit): no footer
         self._set_binding_description("f5", f"Train {self.train_target()}")
         self._set_binding_description("p", "Resume" if self.session.paused else "Pause")
@@ -484,10 +256,6 @@ class CnnTuiApp(App):
     @property
     def last_run_dir(self) -> Path | None:
         return self.session.last_run_dir
-
-    @property
-    def _quitting(self) -> bool:
-        return self.session.quitting
 
     def action_train(self) -> None:
         """Train the Setup screen's preset with its current toggles."""
@@ -609,7 +377,7 @@ class CnnTuiApp(App):
         else:
             self.notify(f"Run {status}: press r for its results.", title="Training")
             if self.PREWARM_SCREENS:
-                self.run_worker(self._prebuild_results(run_dir), group="prewarm", exclusive=True, exit_on_error=False)
+                self.run_worker(self.navigator.prebuild_results(run_dir), group="prewarm", exclusive=True, exit_on_error=False)
 
     def showing_training(self) -> bool:
         """The Training screen is on top (False once the app's screen stacks are emptied

@@ -34,7 +34,7 @@ class SavePresetDialog(ModalScreen[SavePresetRequest | None]):
         """``check`` returns why a request cannot be saved (None: it can); the dialog then
         stays open with what was typed and shows the reason."""
         super().__init__(id="save-modal-box")
-        self._name = name
+        self._preset_name = name
         self._description = description
         self._target = target
         self._check = check
@@ -45,7 +45,7 @@ class SavePresetDialog(ModalScreen[SavePresetRequest | None]):
             if self._target:
                 yield Static(f"[dim]into {escape(self._target)}[/]")
             yield Label("Name (lowercase letters, digits, - or _)")
-            yield Input(self._name, id="preset-name")
+            yield Input(self._preset_name, id="preset-name")
             yield Label("Description")
             yield Input(self._description, id="preset-description")
             yield Checkbox("Overwrite an existing user preset of that name", id="preset-overwrite")

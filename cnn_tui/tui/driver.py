@@ -24,6 +24,8 @@ from textual import messages
 from textual.drivers.linux_driver import LinuxDriver
 from textual.drivers.web_driver import WebDriver
 
+from cnn_tui.tui.compat.widgets import driver_app, set_driver_file
+
 
 class QuietStderrDriver(LinuxDriver):
     """LinuxDriver drawing on a duplicate of fd 2, with fd 2 silenced while the app runs."""
@@ -46,7 +48,7 @@ class QuietStderrDriver(LinuxDriver):
                 os.dup2(devnull, 2)
                 os.close(devnull)
                 self._saved_fd2 = terminal
-                self._file = self._screen_file
+                set_driver_file(self, self._screen_file)
             except (OSError, AttributeError, ValueError):
                 self._restore()
         super().start_application_mode()
@@ -65,7 +67,7 @@ class QuietStderrDriver(LinuxDriver):
             except OSError:
                 pass
             self._saved_fd2 = None
-        self._file = sys.__stderr__
+        set_driver_file(self, sys.__stderr__)
         if self._screen_file is not None:
             try:
                 self._screen_file.close()
@@ -90,7 +92,7 @@ class ServedDriver(WebDriver):
             return
         try:
             asyncio.get_running_loop().add_signal_handler(
-                signal.SIGHUP, lambda: self._app.post_message(messages.ExitApp())
+                signal.SIGHUP, lambda: driver_app(self).post_message(messages.ExitApp())
             )
         except (NotImplementedError, RuntimeError):  # pragma: no cover - no signals here
             pass

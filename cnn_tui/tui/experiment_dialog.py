@@ -90,7 +90,7 @@ class ExperimentDialog(ModalScreen[StudyRequest | None]):
     def __init__(self, config: Any, name: str, initial: Any = None) -> None:
         super().__init__(id="experiment-dialog")
         self.config = config
-        self._name = name
+        self._run_name = name
         self._initial = initial
         self.errors: dict[str, str] = {}
         """Field id -> why its value is refused (after the last check)."""
@@ -101,7 +101,7 @@ class ExperimentDialog(ModalScreen[StudyRequest | None]):
         plan = self._initial
         kind = plan.kind if plan is not None else "grid"
         with Vertical(classes="modal-box -wide"):
-            yield Label(f"[b]Experiment on {escape(self._name)}[/b]  [dim](ctrl+s starts, escape cancels)[/]")
+            yield Label(f"[b]Experiment on {escape(self._run_name)}[/b]  [dim](ctrl+s starts, escape cancels)[/]")
             if plan is not None:
                 yield Static("[dim]filled in from the preset's [experiment] section[/]")
             with Horizontal(classes="exp-row"):
@@ -120,7 +120,7 @@ class ExperimentDialog(ModalScreen[StudyRequest | None]):
                             tooltip="trials at once, each in its own process (1: one after another)")
             with Horizontal(classes="exp-row"):
                 yield Label("name", classes="exp-label")
-                yield Input(self._name, id="exp-name", compact=True)
+                yield Input(self._run_name, id="exp-name", compact=True)
             yield Static(LINE_HELP[kind], id="exp-lines-help")
             yield TextArea(plan_lines(plan) if plan is not None else EXAMPLE[kind], id="exp-lines",
                            soft_wrap=False, show_line_numbers=True)
@@ -161,7 +161,7 @@ class ExperimentDialog(ModalScreen[StudyRequest | None]):
         self.errors = {}
         kind = self.kind
         text = self.query_one("#exp-repeat", Input).value.strip()
-        name = self.query_one("#exp-name", Input).value.strip() or self._name
+        name = self.query_one("#exp-name", Input).value.strip() or self._run_name
         request = None
         try:
             repeat = int(text)

@@ -15,13 +15,13 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Checkbox, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
 from cnn_tui.core.config import ExperimentConfig, apply_overrides, field_docs
 from cnn_tui.core.errors import CnnTuiError, ConfigError
+from cnn_tui.tui.compat.app import FrameHookScreen
 from cnn_tui.tui.dialogs import LoadPresetDialog, SavePresetDialog, SavePresetRequest
 from cnn_tui.tui.messages import DatasetFacts, SummaryReady
 from cnn_tui.tui.narrow import NarrowAware
@@ -49,7 +49,7 @@ FIRST_PAINT_FALLBACK = 3.0
 """Seconds after mount at which the after-first-paint work starts if no frame was seen."""
 
 
-class SetupScreen(NarrowAware, Screen):
+class SetupScreen(NarrowAware, FrameHookScreen):
     """Choose a dataset and a preset, flip toggles, see the model, press F5 to train."""
 
     TITLE = "cnn-tui"
@@ -133,14 +133,13 @@ class SetupScreen(NarrowAware, Screen):
         # In case the hook below never sees the frame (Textual internals changed).
         self.set_timer(FIRST_PAINT_FALLBACK, self._after_first_paint)
 
-    def _compositor_refresh(self) -> None:
-        super()._compositor_refresh()
+    def frame_refreshed(self) -> None:
         # Textual composes this screen inside the app's start-up batch, and the refresh
         # made there is thrown away (App._display draws nothing while a batch is open):
         # the first refresh after the batch is the first frame the terminal gets. Only
         # then may the after-paint work start -- the facts worker and the TensorFlow
         # import hold the GIL, and the frame still has to be written.
-        if not self._first_paint_done and self.is_current and not getattr(self.app, "_batch_count", 0):
+        if not self._first_paint_done and self.is_current:
             self.call_later(self._after_first_paint)
 
     def _load_initial_preset(self) -> None:

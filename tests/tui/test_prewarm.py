@@ -55,8 +55,8 @@ async def test_results_of_the_latest_run_are_prebuilt_and_rebuilt_when_the_folde
     run = make_run(runs_dir, RUN_A, name="baseline")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        assert await wait_for(lambda: app._results_screen is not None and app._results_screen[2].is_mounted)
-        prebuilt = app._results_screen[2]
+        assert await wait_for(lambda: app.navigator.kept is not None and app.navigator.kept[2].is_mounted)
+        prebuilt = app.navigator.kept[2]
         assert await wait_for(lambda: bool(prebuilt.query_one(SampleGallery).samples))
         assert isinstance(app.screen, SetupScreen)  # built out of sight
         await pilot.press("r")
@@ -79,7 +79,7 @@ async def test_no_results_prebuilt_for_a_run_without_metrics(make_app, runs_dir)
     async with app.run_test(size=SIZE) as pilot:
         assert await wait_for(lambda: _built(app, "training") and _built(app, "runs"))
         await pilot.pause(0.5)
-        assert app._results_screen is None
+        assert app.navigator.kept is None
         assert not app._notifications  # nothing said about a run nobody asked for
 
 
@@ -93,7 +93,7 @@ async def test_no_results_prebuilding_while_a_run_trains(make_app, runs_dir):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f5")
         assert await wait_for(lambda: app.training_active)
-        assert await app._prebuild_results(run) is False
-        assert app._results_screen is None
+        assert await app.navigator.prebuild_results(run) is False
+        assert app.navigator.kept is None
         app.action_stop()
         assert await wait_for(lambda: not app.training_active)

@@ -117,7 +117,7 @@ class ConfigField(LabeledRow):
         super().__init__(spec.label, id="field-" + control_id(spec.key)[2:], classes="config-field")
         self.spec = spec
         self._initial = value
-        self._tooltip = tooltip
+        self.tooltip = tooltip  # the row's, and its control's (see compose)
         self.error: str | None = None
         """Why the value is refused (shown under the controls), or None."""
         self.choices: list[str] = list(spec.choices)
@@ -179,8 +179,8 @@ class ConfigField(LabeledRow):
             control = Input(text, placeholder=spec.hint, id=cid, compact=True, disabled=not on)
         else:
             control = Input(format_value(self._initial), placeholder=spec.hint, id=cid, compact=True, classes="-lead")
-        if self._tooltip:
-            control.tooltip = self._tooltip
+        if self.tooltip:
+            control.tooltip = self.tooltip
         yield control
 
     @property

@@ -7,7 +7,8 @@ the footer that Textual prunes only when ``compact`` changes, which it never doe
 app; so every recompose left ~15 dead widgets (with their styles, caches and strips)
 reachable for the life of the app: ~130 per cycle of screen switches, each making every
 full garbage collection slower. This footer drops the watchers of closed widgets before
-it composes again, and starts the new keys in the footer's style (see compose).
+it composes again (:func:`cnn_tui.tui.compat.widgets.prune_closed_watchers`), and starts
+the new keys in the footer's style (see compose).
 
 It also fits its width: nothing of the last keys (q Quit, ? Help) is cut off at the right
 edge as Textual's footer does. Below :data:`COMPACT_BELOW` columns it takes Textual's compact
@@ -25,19 +26,10 @@ from textual import events
 from textual.app import ComposeResult
 from textual.dom import DOMNode
 from textual.widgets import Footer as TextualFooter
-from textual.widgets._footer import FooterKey  # not exported by textual.widgets; tests use this one
 
+from cnn_tui.tui.compat.widgets import FooterKey, prune_closed_watchers
 
-def prune_closed_watchers(node: DOMNode) -> int:
-    """Drop ``node``'s reactive watchers registered by widgets that have been removed;
-    returns how many were dropped."""
-    watchers: dict[str, list] = getattr(node, "__watchers", None) or {}
-    dropped = 0
-    for callbacks in watchers.values():
-        alive = [(owner, cb) for owner, cb in callbacks if not (owner._closing or owner._closed)]
-        dropped += len(callbacks) - len(alive)
-        callbacks[:] = alive
-    return dropped
+__all__ = ["COMPACT_BELOW", "Footer", "FooterKey", "FooterPlan", "plan_footer", "prune_closed_watchers"]
 
 
 COMPACT_BELOW = 120

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from functools import lru_cache
-from typing import Any
-
-from rich.ansi import AnsiDecoder
-from textual.content import Content, Span
+from textual.content import Content
 from textual.geometry import Region
 from textual.strip import Strip
-from textual.style import Style
 from textual_plotext import PlotextPlot
+
+from cnn_tui.tui.compat.plotext import figure_content
 
 # Fixed colours keep the legend readable and the snapshots stable.
 _COLORS = ("cyan", "orange", "green", "magenta")
@@ -124,47 +121,9 @@ class LivePlot(PlotextPlot):
         return self._rendered[1]
 
     def _figure_content(self) -> Content:
-        """The figure as Textual Content, read from plotext's cell matrix.
-
-        Shows what ``PlotextPlot.render`` returns -- ``Text.from_ansi(plot.build())`` --
-        without its string round trip: plotext writing every cell and colour change as an
-        ANSI string (``set_canvas``), Rich parsing that string back into styled text, and
-        Textual converting the Rich text into Content. The characters and the style of
-        every cell are the same (``test_live_plot`` checks it cell by cell against
-        PlotextPlot.render); each colour triple becomes a style once (:func:`_cell_style`).
-        Per plot build and paint: ~8.5 ms -> ~4.4 ms here.
-        """
-        plot = self.plt
+        """The figure as Textual Content, read from plotext's cell matrix
+        (:func:`cnn_tui.tui.compat.plotext.figure_content`: the characters and the style of
+        every cell are those of ``PlotextPlot.render``, ``test_live_plot`` checks it cell by
+        cell). Per plot build and paint: ~8.5 ms -> ~4.4 ms here."""
         width, height = self.size
-        plot.plotsize(width, height)
-        plot._set_size(width, height)  # as PlotextPlot.render does (textual-plotext issue 5)
-        plot.theme(self._get_plotext_theme_name(self.app.theme))
-        plot._set_sizes()
-        plot._build_matrix()
-        m = plot.monitor.matrix
-        rows: list[str] = []
-        spans: list[Span] = []
-        offset = 0
-        for row in reversed(m.Rows):  # plotext's row 0 is the bottom one
-            markers, fg, st, bg = m.marker[row], m.fullground[row], m.style[row], m.background[row]
-            start, cols = 0, len(markers)
-            for col in range(1, cols + 1):
-                if col == cols or fg[col] != fg[start] or st[col] != st[start] or bg[col] != bg[start]:
-                    style = _cell_style(fg[start], st[start], bg[start])
-                    if style is not None:
-                        spans.append(Span(offset + start, offset + col, style))
-                    start = col
-            rows.append("".join(markers))
-            offset += cols + 1
-        # from_ansi leaves a newline after the last row too (plotext ends every row with one)
-        return Content("\n".join(rows) + "\n", spans)
-
-
-@lru_cache(maxsize=256)
-def _cell_style(fullground: Any, style: Any, background: Any) -> Style | None:
-    """The style of a plotext cell: what its ANSI codes decode to in Rich (None: plain)."""
-    from plotext._utility import colors_to_ansi  # noqa: PLC0415  (plotext's own memo keys on them too)
-
-    codes = colors_to_ansi(fullground, style, background)
-    spans = AnsiDecoder().decode_line(codes + "x").spans if codes else []
-    return Style.from_rich_style(spans[0].style) if spans else None
+        return figure_content(self, width, height)

@@ -15,6 +15,8 @@ from textual.geometry import Size
 from textual.reactive import Reactive
 from textual.widgets import RichLog
 
+from cnn_tui.tui.compat.widgets import scroll_update
+
 
 class RunLog(RichLog):
     """A RichLog for a fixed-size box: appending lines repaints it, never the screen."""
@@ -23,6 +25,6 @@ class RunLog(RichLog):
 
     def watch_virtual_size(self, size: Size) -> None:
         # What a layout pass would do for a scroll view whose own size did not change
-        # (ScrollView._size_updated): scrollbars and the valid scroll range follow the
+        # (ScrollView's size update): scrollbars and the valid scroll range follow the
         # content; the reactive's repaint refreshes the lines.
-        self._scroll_update(size)
+        scroll_update(self, size)

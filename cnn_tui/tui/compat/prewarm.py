@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from cnn_tui.tui.compat.app import on_a_stack
+
 PAUSE_SECONDS = 0.05
 """Event loop time left free between two screens (keys, timers, a frame)."""
 LAYOUT_PASSES = 4
@@ -111,4 +113,4 @@ async def prewarm_screen(app: Any, screen: Any) -> bool:
 
 
 def _shown(app: Any, screen: Any) -> bool:
-    return any(screen in stack for stack in app._screen_stacks.values())
+    return on_a_stack(app, screen)

@@ -1,7 +1,8 @@
 """What the subcommands share: output helpers, one-line errors, the progress reporter.
 
 Kept free of heavy imports: the core modules are imported inside the functions that
-need them, so ``cnn-tui --help`` stays instant.
+need them, so ``cnn-tui --help`` stays instant; only the core's table constants (a light
+module) load with it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
+from cnn_tui.core.results.table import FORMATS
+
 PROG = "cnn-tui"
+TABLE_FORMATS = ("md", *(f for f in FORMATS if f != "md"))
+"""The table formats ``--format`` offers: the core's, the default (md) first."""
 
 # Exit codes.
 OK = 0

@@ -4,8 +4,8 @@ aggregated table (mean ± std per group) and the groups' mean validation curves 
 
 It draws from the App's :class:`~cnn_tui.tui.experiment_runner.StudyMonitor` (updated by
 the trial messages) on a timer; after each finished trial the table and the curves are
-re-read from the experiment folder by the core (:func:`~cnn_tui.core.engine.aggregate.aggregate_table`,
-:func:`~cnn_tui.core.engine.aggregate.group_curves`) in a thread worker.
+re-read from the experiment folder by the core (:func:`~cnn_tui.core.results.aggregate.aggregate_table`,
+:func:`~cnn_tui.core.results.aggregate.group_curves`) in a thread worker.
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ class ExperimentScreen(NarrowAware, Screen):
     # -- the aggregated table and curves, read off the UI thread ----------------------------
     @work(thread=True, exclusive=True, group="experiment-results", exit_on_error=False)
     def load_results(self, exp_dir: Path) -> None:
-        from cnn_tui.core.engine.aggregate import aggregate_table, group_curves
+        from cnn_tui.core.results.aggregate import aggregate_table, group_curves
 
         try:
             message = ExperimentResults(exp_dir, aggregate_table(exp_dir), group_curves(exp_dir, "val_accuracy"))

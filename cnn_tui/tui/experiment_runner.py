@@ -287,7 +287,7 @@ class ExperimentRunner:
             s.exp_dir = exp_dir
             state = "stopped"
             try:
-                from cnn_tui.core.engine.experiments import read_progress
+                from cnn_tui.core.results.experiment_store import read_progress
 
                 state = str(read_progress(exp_dir).get("state") or state)
             except Exception:  # noqa: BLE001 - the folder's state is a nicety here

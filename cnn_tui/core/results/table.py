@@ -24,7 +24,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from cnn_tui.core.results.store import RunInfo
 
 FORMATS = ("csv", "md", "latex", "json")
-METRIC_COLUMNS = ("test_accuracy", "test_loss", "f1_weighted", "f1_macro", "epochs_completed", "train_seconds", "params")
+METRICS = ("test_accuracy", "test_loss", "f1_weighted", "f1_macro", "epochs_completed", "train_seconds")
+"""The test metrics of a run that tables show and studies aggregate (a study's primary ``metric`` is one)."""
+METRIC_COLUMNS = (*METRICS, "params")
 SUFFIXES = {".csv": "csv", ".md": "md", ".markdown": "md", ".tex": "latex", ".latex": "latex", ".json": "json"}
 
 # Always shown (when present) even if equal across runs; never compared: `description`

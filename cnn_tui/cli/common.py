@@ -1,8 +1,8 @@
 """What the subcommands share: output helpers, one-line errors, the progress reporter.
 
 Kept free of heavy imports: the core modules are imported inside the functions that
-need them, so ``cnn-tui --help`` stays instant; only the core's table constants (a light
-module) load with it.
+need them, so ``cnn-tui --help`` stays instant; only the core's formatting and table
+constants (light modules, shared with the app) load with it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
+from cnn_tui.core.formatting import fmt_duration, fmt_float
 from cnn_tui.core.results.table import FORMATS
 
 PROG = "cnn-tui"
@@ -115,15 +116,6 @@ def columns(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, right: Seq
     return "\n".join([line(list(headers)), *(line(r) for r in text_rows)])
 
 
-def fmt_float(value: Any, digits: int = 4) -> str:
-    if value is None or value == "":
-        return ""
-    try:
-        return f"{float(value):.{digits}f}"
-    except (TypeError, ValueError):
-        return str(value)
-
-
 def fmt_lr(lr: float | None) -> str:
     """A learning rate, compactly: 0.01, 1e-3, 2.5e-4."""
     if lr is None:
@@ -135,15 +127,6 @@ def fmt_lr(lr: float | None) -> str:
     mantissa, exp = f"{lr:.2e}".split("e")
     mantissa = mantissa.rstrip("0").rstrip(".")
     return f"{mantissa}e{int(exp)}"
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds or seconds < 0:
-        return "?"
-    seconds = int(round(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def fmt_created(iso: str | None) -> str:

@@ -22,11 +22,11 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, ProgressBar, Static
 
+from cnn_tui.core.formatting import fmt_duration
 from cnn_tui.tui.messages import ExperimentResults
 from cnn_tui.tui.narrow import NarrowAware
 from cnn_tui.tui.report_figures import FIGURES_BINDING, write_figures
 from cnn_tui.tui.results import STATE_STYLES, error_text
-from cnn_tui.tui.training import _fmt_duration
 from cnn_tui.tui.widgets.band_plot import BandPlot
 from cnn_tui.tui.widgets.footer import Footer
 from cnn_tui.tui.widgets.header import Header
@@ -127,7 +127,7 @@ class ExperimentScreen(NarrowAware, Screen):
 
     def _update_eta(self, s: Any) -> None:
         eta = s.eta_seconds(self._current_trial_eta(s)) if s.active else None
-        text = f"ETA {_fmt_duration(eta)}" if eta is not None else ("ETA -" if s.active else "")
+        text = f"ETA {fmt_duration(eta, clamp=True)}" if eta is not None else ("ETA -" if s.active else "")
         label = self.query_one("#exp-eta", Static)
         if str(label.content) != text:
             label.update(text)

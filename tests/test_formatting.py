@@ -70,10 +70,11 @@ def _choices(parser: argparse.ArgumentParser, command: str, option: str) -> tupl
 def test_the_cli_offers_the_metrics_and_formats_of_the_core() -> None:
     from cnn_tui.cli import build_parser
     from cnn_tui.core.engine import plan
-    from cnn_tui.core.results.table import FORMATS, METRICS
+    from cnn_tui.core.formatting import FORMATS, METRICS
+    from cnn_tui.core.results import table
 
     parser = build_parser()
-    assert plan.METRICS is METRICS
+    assert plan.METRICS is METRICS and table.METRICS is METRICS and table.FORMATS is FORMATS
     for command in ("sweep", "ablate", "experiment"):
         if command != "experiment":  # its metric is the config's
             assert _choices(parser, command, "--metric") == METRICS

@@ -1,8 +1,8 @@
 """What the subcommands share: output helpers, one-line errors, the progress reporter.
 
 Kept free of heavy imports: the core modules are imported inside the functions that
-need them, so ``cnn-tui --help`` stays instant; only the core's formatting and table
-constants (light modules, shared with the app) load with it.
+need them, so ``cnn-tui --help`` stays instant; only the core's formatting and the
+names of metrics and table formats (:mod:`cnn_tui.core.formatting`, light) load with it.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
-from cnn_tui.core.formatting import fmt_duration, fmt_float
-from cnn_tui.core.results.table import FORMATS
+from cnn_tui.core.formatting import FORMATS, fmt_duration, fmt_float
 
 PROG = "cnn-tui"
 TABLE_FORMATS = ("md", *(f for f in FORMATS if f != "md"))

@@ -31,7 +31,7 @@ from cnn_tui.cli.common import (
     resolve_config,
     runs_dir,
 )
-from cnn_tui.core.results.table import METRICS
+from cnn_tui.core.formatting import METRICS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,15 +1,22 @@
-"""Numbers, durations and tensor shapes as short text, for the CLI and the app alike.
+"""Numbers, durations and tensor shapes as short text, for the CLI and the app alike, and
+the names both offer: the test metrics and the table formats.
 
 Each front end shows a missing value its own way (the CLI's aligned tables leave the cell
 empty, the Training screen writes ``-``, the Results screen ``—``); the keyword arguments
 say which, so that one function serves them all. Imports nothing heavy: the app's widgets
-use it at start-up.
+use it at start-up, and the CLI's argument parser (built on every ``cnn-tui`` start) takes
+its choices from here.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any
+
+METRICS = ("test_accuracy", "test_loss", "f1_weighted", "f1_macro", "epochs_completed", "train_seconds")
+"""The test metrics of a run that tables show and studies aggregate (a study's primary ``metric`` is one)."""
+FORMATS = ("csv", "md", "latex", "json")
+"""The table formats :func:`cnn_tui.core.results.table.render` writes."""
 
 
 def fmt_float(value: Any, digits: int = 4, *, missing: str = "", nan: str | None = None,

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from cnn_tui.core.config import ExperimentConfig, apply_overrides, parse_override
 from cnn_tui.core.errors import ConfigError
-from cnn_tui.core.results.table import METRICS  # a study's primary metric is one of them
+from cnn_tui.core.formatting import METRICS  # a study's primary metric is one of them
 
 _KIND_PREFIX = {"grid": "g", "ablation": "a", "variants": "v", "repeat": "r"}
 

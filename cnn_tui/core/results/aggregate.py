@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cnn_tui.core.formatting import METRICS
 from cnn_tui.core.results import stats
 from cnn_tui.core.results.experiment_store import (
     experiment_runs_dir,
@@ -31,7 +32,7 @@ from cnn_tui.core.results.experiment_store import (
     read_progress,
     trial_run,
 )
-from cnn_tui.core.results.table import METRICS, Table, render
+from cnn_tui.core.results.table import Table, render
 
 _DIGITS = {"epochs_completed": 1, "train_seconds": 1}
 _FIRST_COLUMN = {"grid": "cell", "ablation": "step", "variants": "variant", "repeat": "config"}

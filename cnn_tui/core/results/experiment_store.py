@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 from cnn_tui.core.config import ExperimentConfig, load_config
 from cnn_tui.core.errors import CnnTuiError, RunStoreError
 from cnn_tui.core.fsutil import atomic_write_json, type_problem
+from cnn_tui.core.formatting import METRICS
 from cnn_tui.core.results.store import RunInfo, RunStore, resolve_runs_dir
-from cnn_tui.core.results.table import METRICS
 
 if TYPE_CHECKING:  # pragma: no cover
     from cnn_tui.core.engine.plan import Plan
@@ -96,7 +96,7 @@ def write_progress(exp_dir: Path, progress: dict[str, Any]) -> None:
 
 
 def metrics_summary(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The study metrics (:data:`~cnn_tui.core.results.table.METRICS`) of a run's metrics,
+    """The study metrics (:data:`~cnn_tui.core.formatting.METRICS`) of a run's metrics,
     as progress.json keeps them; None for none."""
     if not metrics:
         return None

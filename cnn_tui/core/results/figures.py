@@ -291,8 +291,8 @@ def experiment_bars(exp_dir: str | os.PathLike, *, metric: str | None = None, si
     error bars, groups in the plan's order, each labelled with n and Welch's p against its
     baseline (see :func:`cnn_tui.core.results.aggregate.aggregate_table`)."""
     from cnn_tui.core.results.aggregate import summarize
+    from cnn_tui.core.formatting import METRICS
     from cnn_tui.core.results.stats import p_cell
-    from cnn_tui.core.results.table import METRICS
 
     s = summarize(exp_dir)
     metric = metric or s.metric

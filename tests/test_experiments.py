@@ -6,29 +6,35 @@ import json
 import re
 import statistics
 import threading
-import tomllib
 
 import pytest
+import tomllib
 
 from cnn_tui.cli import main
 from cnn_tui.core.config import ExperimentConfig, apply_overrides, config_from_dict
-from cnn_tui.core.engine.aggregate import MeanStd, aggregate_table, group_curves, render_table, summarize
-from cnn_tui.core.engine.experiments import (
-    TrialFinished,
-    TrialStarted,
+from cnn_tui.core.engine.experiments import TrialFinished, TrialStarted, resume_experiment, run_experiment
+from cnn_tui.core.engine.plan import (
     expand,
-    experiment_table,
-    find_experiment,
+    grid_line,
     own_overrides,
+    parse_grid,
     parse_plan,
-    read_progress,
-    resume_experiment,
-    run_experiment,
+    parse_step,
+    plan_from_lines,
+    step_line,
 )
-from cnn_tui.core.engine.plan import grid_line, parse_grid, parse_step, plan_from_lines, step_line
 from cnn_tui.core.engine.trainer import RunResult
 from cnn_tui.core.errors import CnnTuiError, ConfigError, DataError, ModelError, RunStoreError
 from cnn_tui.core.presets import load_preset
+from cnn_tui.core.results.aggregate import (
+    MeanStd,
+    aggregate_table,
+    experiment_table,
+    group_curves,
+    render_table,
+    summarize,
+)
+from cnn_tui.core.results.experiment_store import find_experiment, read_progress
 from cnn_tui.core.results.store import RunStore
 
 BASE = config_from_dict({"name": "exp", "data": {"dataset": "digits"}, "train": {"seed": 42, "epochs": 1}})

@@ -34,7 +34,8 @@ from cnn_tui.core.engine.executors import (
     threads_per_trial,
     worker_env,
 )
-from cnn_tui.core.engine.experiments import read_progress, run_experiment
+from cnn_tui.core.engine.experiments import run_experiment
+from cnn_tui.core.results.experiment_store import read_progress
 from cnn_tui.core.presets import load_preset
 from cnn_tui.core.results.store import RunStore
 

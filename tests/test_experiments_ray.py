@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cnn_tui.cli import main
-from cnn_tui.core.engine.experiments import read_progress
+from cnn_tui.core.results.experiment_store import read_progress
 from cnn_tui.core.results.store import RunStore
 
 ray = pytest.importorskip("ray", reason='Ray is not installed (pip install -e ".[ray]")')

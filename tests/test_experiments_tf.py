@@ -13,8 +13,10 @@ import pytest
 from cnn_tui.cli import main
 from cnn_tui.core.config import apply_overrides
 from cnn_tui.core.engine import EpochEnd
-from cnn_tui.core.engine.aggregate import render_table
-from cnn_tui.core.engine.experiments import experiment_table, read_progress, run_experiment
+from cnn_tui.core.results.aggregate import render_table
+from cnn_tui.core.engine.experiments import run_experiment
+from cnn_tui.core.results.aggregate import experiment_table
+from cnn_tui.core.results.experiment_store import read_progress
 from cnn_tui.core.presets import load_preset
 from cnn_tui.core.results.store import RunStore
 

@@ -306,7 +306,8 @@ def test_a_second_resume_while_the_first_trains_is_refused(tmp_path) -> None:
     inside a trial (same process, so the pid check alone cannot tell them apart)."""
     import threading
 
-    from cnn_tui.core.engine.experiments import read_progress, resume_experiment, run_experiment
+    from cnn_tui.core.engine.experiments import resume_experiment, run_experiment
+    from cnn_tui.core.results.experiment_store import read_progress
     from cnn_tui.core.errors import RunStoreError
 
     runs = tmp_path / "runs"

@@ -12,7 +12,7 @@ from figure_fixtures import ABLATION, GRID, make_experiment
 from scipy import stats as sps
 
 from cnn_tui.cli import main
-from cnn_tui.core.engine.aggregate import aggregate_table, render_table, summarize
+from cnn_tui.core.results.aggregate import aggregate_table, render_table, summarize
 from cnn_tui.core.results.stats import FEW, NO_VARIANCE, welch
 
 A = [0.812, 0.797, 0.825, 0.808, 0.801]

@@ -1,7 +1,8 @@
 """What the subcommands share: output helpers, one-line errors, the progress reporter.
 
 Kept free of heavy imports: the core modules are imported inside the functions that
-need them, so ``cnn-tui --help`` stays instant.
+need them, so ``cnn-tui --help`` stays instant; only the core's formatting and the
+names of metrics and table formats (:mod:`cnn_tui.core.formatting`, light) load with it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
+from cnn_tui.core.formatting import FORMATS, fmt_duration, fmt_float
+
 PROG = "cnn-tui"
+TABLE_FORMATS = ("md", *(f for f in FORMATS if f != "md"))
+"""The table formats ``--format`` offers: the core's, the default (md) first."""
 
 # Exit codes.
 OK = 0
@@ -110,15 +115,6 @@ def columns(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, right: Seq
     return "\n".join([line(list(headers)), *(line(r) for r in text_rows)])
 
 
-def fmt_float(value: Any, digits: int = 4) -> str:
-    if value is None or value == "":
-        return ""
-    try:
-        return f"{float(value):.{digits}f}"
-    except (TypeError, ValueError):
-        return str(value)
-
-
 def fmt_lr(lr: float | None) -> str:
     """A learning rate, compactly: 0.01, 1e-3, 2.5e-4."""
     if lr is None:
@@ -130,15 +126,6 @@ def fmt_lr(lr: float | None) -> str:
     mantissa, exp = f"{lr:.2e}".split("e")
     mantissa = mantissa.rstrip("0").rstrip(".")
     return f"{mantissa}e{int(exp)}"
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds or seconds < 0:
-        return "?"
-    seconds = int(round(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def fmt_created(iso: str | None) -> str:

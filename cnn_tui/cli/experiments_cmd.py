@@ -19,6 +19,7 @@ from cnn_tui.cli.common import (
     INTERRUPTED,
     OK,
     RUN_FAILED,
+    TABLE_FORMATS,
     CliError,
     Progress,
     add_overrides,
@@ -30,9 +31,7 @@ from cnn_tui.cli.common import (
     resolve_config,
     runs_dir,
 )
-
-FORMATS = ("md", "csv", "latex", "json")
-METRICS = ("test_accuracy", "test_loss", "f1_weighted", "f1_macro", "epochs_completed", "train_seconds")
+from cnn_tui.core.formatting import METRICS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -87,7 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _format_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=FORMATS, default="md", help="table format on stdout (default md)")
+    p.add_argument("--format", choices=TABLE_FORMATS, default="md", help="table format on stdout (default md)")
     p.add_argument("--transpose", action="store_true", help="metrics as rows, groups as columns")
 
 
@@ -133,8 +132,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
-    from cnn_tui.core.engine.experiments import find_experiment
     from cnn_tui.core.engine.plan import parse_plan
+    from cnn_tui.core.results.experiment_store import find_experiment
 
     if args.resume:
         if args.spec or args.overrides or args.repeat or args.name:
@@ -158,7 +157,7 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     store = RunStore(root)
     runs = [store.get(ref) for ref in args.runs]
     if args.experiment:
-        from cnn_tui.core.engine.experiments import find_experiment, read_progress, trial_run
+        from cnn_tui.core.results.experiment_store import find_experiment, read_progress, trial_run
 
         exp = find_experiment(args.experiment, root)
         for entry in read_progress(exp)["trials"]:
@@ -265,8 +264,9 @@ def make_executor(args: argparse.Namespace) -> Any:
 
 
 def _run(args: argparse.Namespace, config: Any, plan: Any, *, resume: Any = None) -> int:
-    from cnn_tui.core.engine.aggregate import aggregate_table, render_table
-    from cnn_tui.core.engine.experiments import read_progress, run_experiment
+    from cnn_tui.core.engine.experiments import run_experiment
+    from cnn_tui.core.results.aggregate import aggregate_table, render_table
+    from cnn_tui.core.results.experiment_store import read_progress
 
     executor = make_executor(args)
     progress = TrialProgress(parallel=executor is not None)

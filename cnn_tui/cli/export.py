@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from cnn_tui.cli.common import OK, CliError, add_runs_dir, info, out, runs_dir
-
-_FORMATS = ("md", "csv", "latex", "json")
+from cnn_tui.cli.common import OK, TABLE_FORMATS, CliError, add_runs_dir, info, out, runs_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_runs_dir(p)
     p.add_argument(
         "--format",
-        choices=_FORMATS,
+        choices=TABLE_FORMATS,
         default=None,
         help="table format (default: from the --output suffix, else md)",
     )
@@ -76,7 +74,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def _experiment_ref(store, refs: list[str]) -> str | None:
     """The one RUN given, when it names no run but an experiment; else None."""
     from cnn_tui.core.errors import RunStoreError
-    from cnn_tui.core.engine.experiments import find_experiment
+    from cnn_tui.core.results.experiment_store import find_experiment
 
     if len(refs) != 1:
         return None
@@ -92,8 +90,7 @@ def _experiment_ref(store, refs: list[str]) -> str | None:
 
 
 def _export_experiment(args: argparse.Namespace, ref: str, fmt: str) -> int:
-    from cnn_tui.core.engine.aggregate import for_format
-    from cnn_tui.core.engine.experiments import experiment_table
+    from cnn_tui.core.results.aggregate import experiment_table, for_format
 
     precision = 3 if args.precision is None else args.precision
     table = experiment_table(ref, runs_dir(args), per_trial=args.trials, precision=precision)

@@ -81,7 +81,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     else:
         experiment = _experiment_ref(store, args.runs)
     if experiment is not None:
-        from cnn_tui.core.engine.experiments import find_experiment
+        from cnn_tui.core.results.experiment_store import find_experiment
 
         experiment = find_experiment(experiment, store.root)
         allowed = figures.EXPERIMENT_KINDS

@@ -4,8 +4,8 @@ aggregated table (mean ± std per group) and the groups' mean validation curves 
 
 It draws from the session's :class:`~cnn_tui.tui.study.StudyMonitor` (updated by
 the trial messages) on a timer; after each finished trial the table and the curves are
-re-read from the experiment folder by the core (:func:`~cnn_tui.core.engine.aggregate.aggregate_table`,
-:func:`~cnn_tui.core.engine.aggregate.group_curves`) in a thread worker.
+re-read from the experiment folder by the core (:func:`~cnn_tui.core.results.aggregate.aggregate_table`,
+:func:`~cnn_tui.core.results.aggregate.group_curves`) in a thread worker.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, ProgressBar, Static
 
+from cnn_tui.core.formatting import fmt_duration
 from cnn_tui.tui.messages import ExperimentResults
 from cnn_tui.tui.narrow import NarrowAware
 from cnn_tui.tui.report_figures import FIGURES_BINDING, write_figures
 from cnn_tui.tui.results import STATE_STYLES, error_text
-from cnn_tui.tui.training import _fmt_duration
 from cnn_tui.tui.widgets.band_plot import BandPlot
 from cnn_tui.tui.widgets.footer import Footer
 from cnn_tui.tui.widgets.header import Header
@@ -127,7 +127,7 @@ class ExperimentScreen(NarrowAware, Screen):
 
     def _update_eta(self, s: Any) -> None:
         eta = s.eta_seconds(self._current_trial_eta(s)) if s.active else None
-        text = f"ETA {_fmt_duration(eta)}" if eta is not None else ("ETA -" if s.active else "")
+        text = f"ETA {fmt_duration(eta, clamp=True)}" if eta is not None else ("ETA -" if s.active else "")
         label = self.query_one("#exp-eta", Static)
         if str(label.content) != text:
             label.update(text)
@@ -168,7 +168,7 @@ class ExperimentScreen(NarrowAware, Screen):
     # -- the aggregated table and curves, read off the UI thread ----------------------------
     @work(thread=True, exclusive=True, group="experiment-results", exit_on_error=False)
     def load_results(self, exp_dir: Path) -> None:
-        from cnn_tui.core.engine.aggregate import aggregate_table, group_curves
+        from cnn_tui.core.results.aggregate import aggregate_table, group_curves
 
         try:
             message = ExperimentResults(exp_dir, aggregate_table(exp_dir), group_curves(exp_dir, "val_accuracy"))

@@ -96,7 +96,7 @@ class ExperimentDialog(ModalScreen[StudyRequest | None]):
         """Field id -> why its value is refused (after the last check)."""
 
     def compose(self) -> ComposeResult:
-        from cnn_tui.core.engine.plan import METRICS
+        from cnn_tui.core.formatting import METRICS
 
         plan = self._initial
         kind = plan.kind if plan is not None else "grid"

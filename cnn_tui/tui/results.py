@@ -8,6 +8,7 @@ reloaded) in a thread worker, so the screen paints at once.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from cnn_tui.core.errors import CnnTuiError
+from cnn_tui.core.formatting import fmt_float
 from cnn_tui.core.results.samples import Sample, load_misclassified
 from cnn_tui.core.results.store import RunInfo, RunStore
 from cnn_tui.tui.narrow import NarrowAware
@@ -50,12 +52,8 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
+_num = functools.partial(fmt_float, missing="—", floats_only=True)
+"""The Results screen's numbers: floats to 4 decimals, ``—`` for a missing value, counts as they are."""
 
 
 def load_run(run_dir: Path) -> RunInfo:
@@ -232,12 +230,12 @@ class ResultsScreen(NarrowAware, Screen):
             if summary:
                 summary.append("   ")
             summary.append(f"{label} ", style="dim")
-            summary.append(_fmt(metrics.get(key)), style="bold")
+            summary.append(_num(metrics.get(key)), style="bold")
         line.update(summary)
         rows = [
             [
                 Text(str(row.get("class", i))),
-                *(Text(_fmt(row.get(k)), justify="right") for k in ("precision", "recall", "f1", "support")),
+                *(Text(_num(row.get(k)), justify="right") for k in ("precision", "recall", "f1", "support")),
             ]
             for i, row in enumerate(metrics.get("per_class") or [])
             if isinstance(row, dict)

@@ -335,7 +335,7 @@ class Session:
             s.exp_dir = Path(result)
             state = "stopped"
             try:
-                from cnn_tui.core.engine.experiments import read_progress
+                from cnn_tui.core.results.experiment_store import read_progress
 
                 state = str(read_progress(s.exp_dir).get("state") or state)
             except Exception:  # noqa: BLE001 - the folder's state is a nicety here

@@ -12,7 +12,7 @@ is shown again. Nothing here touches TensorFlow.
 
 from __future__ import annotations
 
-import math
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Label, ProgressBar, RichLog, Static
 
+from cnn_tui.core.formatting import fmt_duration, fmt_float
 from cnn_tui.tui.widgets.footer import Footer
 from cnn_tui.tui.widgets.header import Header
 from cnn_tui.tui.widgets.live_plot import LivePlot
@@ -39,20 +40,8 @@ build + ANSI parse + paint costs ~25 ms of the UI thread (measured here), time t
 training thread waits for the GIL; at 1 Hz that was ~2.5 % of the training throughput."""
 
 
-def _fmt_duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def _fmt_float(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    try:
-        return f"{float(value):.{digits}f}"
-    except (TypeError, ValueError):
-        return str(value)
+_num = functools.partial(fmt_float, missing="-", nan="-")
+"""The Training screen's numbers: 4 decimals, ``-`` for a missing or NaN value."""
 
 
 @dataclass
@@ -148,9 +137,9 @@ class RunMonitor:
         self._add_epoch_point(ev.epoch, logs, ev.lr)
         self.add_log(
             "info",
-            f"epoch {ev.epoch}/{self.epochs}  loss {_fmt_float(logs.get('loss'))}  "
-            f"acc {_fmt_float(logs.get('accuracy'))}  val_loss {_fmt_float(logs.get('val_loss'))}  "
-            f"val_acc {_fmt_float(logs.get('val_accuracy'))}  lr {ev.lr:.3g}  {float(ev.seconds or 0):.1f}s",
+            f"epoch {ev.epoch}/{self.epochs}  loss {_num(logs.get('loss'))}  "
+            f"acc {_num(logs.get('accuracy'))}  val_loss {_num(logs.get('val_loss'))}  "
+            f"val_acc {_num(logs.get('val_accuracy'))}  lr {ev.lr:.3g}  {float(ev.seconds or 0):.1f}s",
         )
 
     def _add_epoch_point(self, epoch: Any, logs: dict[str, Any], lr: Any) -> None:
@@ -171,8 +160,8 @@ class RunMonitor:
         m = self.metrics
         self.add_log(
             "info",
-            f"test: loss {_fmt_float(m.get('test_loss'))}  accuracy {_fmt_float(m.get('test_accuracy'))}  "
-            f"F1 weighted {_fmt_float(m.get('f1_weighted'))}",
+            f"test: loss {_num(m.get('test_loss'))}  accuracy {_num(m.get('test_accuracy'))}  "
+            f"F1 weighted {_num(m.get('f1_weighted'))}",
         )
 
     def finished(self, status: str, run_dir: Path | None = None, metrics: dict | None = None) -> None:
@@ -346,7 +335,7 @@ class TrainingScreen(Screen):
     def _update_eta(self, m: RunMonitor) -> None:
         eta = m.eta_seconds()
         if m.active:
-            text = f"ETA {_fmt_duration(eta)}" if eta is not None else "ETA -"
+            text = f"ETA {fmt_duration(eta, clamp=True)}" if eta is not None else "ETA -"
         elif m.status in ("completed", "stopped"):
             text = f"{m.epochs_done} epochs in {m.train_seconds:.1f}s"
         else:

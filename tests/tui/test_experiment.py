@@ -8,7 +8,7 @@ import asyncio
 from fake_engine import SIZE, FakeEngine, wait_for
 from textual.widgets import DataTable, TextArea
 
-from cnn_tui.core.engine.experiments import read_progress
+from cnn_tui.core.results.experiment_store import read_progress
 from cnn_tui.tui.experiment import ExperimentScreen
 from cnn_tui.tui.experiment_dialog import ExperimentDialog
 from cnn_tui.tui.widgets.band_plot import BandPlot

@@ -15,6 +15,7 @@ from textual.geometry import Size
 from textual.widgets import DataTable
 
 from cnn_tui.core.engine import experiments
+from cnn_tui.core.results.experiment_store import EXPERIMENTS_DIR
 from cnn_tui.tui.app import CnnTuiApp
 from cnn_tui.tui.experiment import ExperimentScreen
 from cnn_tui.tui.narrow import NARROW_BELOW
@@ -39,11 +40,11 @@ def app_in(tmp_path, monkeypatch):
     make_runs(Path("runs"))
 
     def fixed_dir(runs_dir: Path, name: str) -> Path:
-        path = Path(runs_dir) / experiments.EXPERIMENTS_DIR / f"20240102-100000-{name}-abc123"
+        path = Path(runs_dir) / EXPERIMENTS_DIR / f"20240102-100000-{name}-abc123"
         path.mkdir(parents=True)
         return path
 
-    monkeypatch.setattr(experiments, "_create_dir", fixed_dir)
+    monkeypatch.setattr(experiments, "create_experiment_dir", fixed_dir)
     # every trial takes 0.75 s (the queue's "seconds" column)
     clock = iter(i * 0.75 for i in range(10_000))
     monkeypatch.setattr(experiments, "time", SimpleNamespace(monotonic=lambda: next(clock), sleep=time.sleep))

@@ -16,35 +16,40 @@ trial: state and run id); the runs themselves are ordinary runs in ``<runs>/`` t
 with the experiment id, group, seed and trial id. Re-running an experiment folder skips
 the trials whose run completed (resume).
 
-Plans and their expansion live in :mod:`cnn_tui.core.engine.plan`; the results table in
-:mod:`cnn_tui.core.engine.aggregate`; ensembles in :mod:`cnn_tui.core.engine.ensemble`.
+Plans and their expansion live in :mod:`cnn_tui.core.engine.plan`; the experiment folder
+(its files, listing, the lock) in :mod:`cnn_tui.core.results.experiment_store`; the results
+table in :mod:`cnn_tui.core.results.aggregate`; ensembles in :mod:`cnn_tui.core.engine.ensemble`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import secrets
 import socket
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-from cnn_tui.core.config import ExperimentConfig, load_config, save_config
+from cnn_tui.core.config import ExperimentConfig, save_config
 from cnn_tui.core.engine import trainer
 from cnn_tui.core.engine.executors import Executor, TrialOutcome, TrialSpec
-from cnn_tui.core.engine.plan import METRICS, Plan, Step, Trial, expand, own_overrides, parse_plan, plan_to_dict
+from cnn_tui.core.engine.plan import Plan, Trial, expand, parse_plan, plan_to_dict
 from cnn_tui.core.errors import CnnTuiError, ConfigError, RunStoreError
-from cnn_tui.core.fsutil import atomic_write_json, type_problem
-from cnn_tui.core.results.store import RunInfo, RunStore, pid_alive, resolve_runs_dir
-
-EXPERIMENTS_DIR = "experiments"
-PLAN_FILE = "experiment.toml"
-PROGRESS_FILE = "progress.json"
+from cnn_tui.core.results.experiment_store import (
+    PLAN_FILE,
+    create_experiment_dir,
+    exclusive,
+    experiment_runs_dir,
+    find_experiment,
+    load_experiment,
+    metrics_summary,
+    now,
+    read_progress,
+    trial_run,
+    write_progress,
+)
+from cnn_tui.core.results.store import pid_alive, resolve_runs_dir
 
 # ---------------------------------------------------------------------------------------
 # Trial events (for front ends)
@@ -74,141 +79,12 @@ class TrialFinished:
 
 TrialEvent = TrialStarted | TrialFinished
 
-# ---------------------------------------------------------------------------------------
-# The experiment folder
-
-
 __all__ = [
-    "METRICS", "Plan", "Step", "Trial", "TrialEvent", "TrialFinished", "TrialStarted", "expand", "experiment_table",
-    "find_experiment", "list_experiments", "load_experiment", "own_overrides", "parse_plan", "read_progress",
-    "resume_experiment", "run_experiment",
-]
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
-
-
-def _create_dir(runs_dir: Path, name: str) -> Path:
-    root = runs_dir / EXPERIMENTS_DIR
-    root.mkdir(parents=True, exist_ok=True)
-    label = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:48] or "experiment"
-    for _ in range(20):
-        path = root / f"{datetime.now():%Y%m%d-%H%M%S}-{label}-{secrets.token_hex(3)}"
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise RunStoreError(f"{root}: could not create a unique experiment folder")  # pragma: no cover
-
-
-# The keys of a progress.json trial entry that readers rely on, with their types (None allowed).
-_TRIAL_TYPES: dict[str, tuple[type, ...]] = {
-    "trial_id": (str,), "state": (str,), "run_id": (str,), "run_dir": (str,), "group": (str,),
-    "group_index": (int,), "seed": (int,), "seconds": (int, float), "metrics": (dict,), "error": (str,),
-}  # fmt: skip
-
-
-def _trial_problem(entry: Any) -> str | None:
-    """Why a progress.json trial entry cannot be trusted (a tampered file), or None."""
-    if not isinstance(entry, dict):
-        return f"{entry!r} is not an object"
-    return type_problem(entry, _TRIAL_TYPES)
-
-
-def read_progress(exp_dir: Path) -> dict[str, Any]:
-    """progress.json of an experiment folder; RunStoreError (one line) if it is unreadable or
-    a trial entry has a key of the wrong type."""
-    file = Path(exp_dir) / PROGRESS_FILE
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or not isinstance(data.get("trials"), list):
-            raise ValueError("not an experiment progress object")
-    except (OSError, ValueError) as exc:
-        raise RunStoreError(f"{file}: cannot read experiment progress ({exc})") from None
-    for i, entry in enumerate(data["trials"], start=1):
-        problem = _trial_problem(entry)
-        if problem:
-            raise RunStoreError(f"{file}: damaged trial entry {i}: {problem}")
-    return data
-
-
-def load_experiment(exp_dir: Path) -> tuple[ExperimentConfig, Plan]:
-    """Base config and plan of an experiment folder."""
-    config = load_config(Path(exp_dir) / PLAN_FILE)
-    return config, parse_plan(config.experiment, str(Path(exp_dir) / PLAN_FILE))
-
-
-def list_experiments(runs_dir: str | os.PathLike | None = None) -> list[Path]:
-    """Experiment folders under ``<runs>/experiments``, oldest first."""
-    root = resolve_runs_dir(runs_dir) / EXPERIMENTS_DIR
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and (p / PROGRESS_FILE).is_file())
-
-
-def find_experiment(ref: str | os.PathLike, runs_dir: str | os.PathLike | None = None) -> Path:
-    """An experiment folder by path, folder name, short id, unique substring or ``latest``."""
-    path = Path(ref)
-    if not str(ref).strip():
-        raise RunStoreError("empty experiment name: give an experiment folder, name, short id or 'latest'")
-    try:
-        if path.is_dir() and (path / PROGRESS_FILE).is_file():
-            return path
-    except (OSError, ValueError):  # a name the OS refuses (too long...) is just not a folder
-        pass
-    found = list_experiments(runs_dir)
-    root = resolve_runs_dir(runs_dir) / EXPERIMENTS_DIR
-    if not found:
-        raise RunStoreError(f"{root}: no experiments yet (start one with `cnn-tui sweep` or `cnn-tui experiment`)")
-    ref = str(ref)
-    if ref == "latest":
-        return found[-1]
-    for match in ([p for p in found if p.name == ref or p.name.endswith(f"-{ref}")], [p for p in found if ref in p.name]):
-        if len(match) == 1:
-            return match[0]
-        if len(match) > 1:
-            raise RunStoreError(f"experiment {ref!r} is ambiguous in {root}: matches {', '.join(p.name for p in match[:5])}")
-    raise RunStoreError(f"experiment {ref!r} not found in {root}")
-
-
-def trial_run(entry: dict[str, Any], runs_dir: Path) -> RunInfo | None:
-    """The run recorded for a progress entry, or None if it has none / it is gone."""
-    run_id = entry.get("run_id")
-    if not run_id:
-        return None
-    for path in (runs_dir / run_id, Path(entry.get("run_dir") or "")):
-        if run_id and path.name == run_id and (path / "status.json").is_file():
-            try:
-                return RunStore(path.parent).get(str(path))
-            except CnnTuiError:
-                return None
-    return None
-
-
-def experiment_runs_dir(exp_dir: Path) -> Path:
-    """The runs folder of an experiment: ``<runs>`` for ``<runs>/experiments/<exp>``, else
-    the one recorded in progress.json (an experiment folder given explicitly elsewhere)."""
-    exp_dir = Path(exp_dir).resolve()
-    if exp_dir.parent.name != EXPERIMENTS_DIR:
-        try:
-            recorded = read_progress(exp_dir).get("runs_dir")
-        except RunStoreError:
-            recorded = None
-        if recorded:
-            return Path(recorded)
-    return exp_dir.parent.parent
-
+    "TrialEvent", "TrialFinished", "TrialSkip", "TrialStarted", "preflight", "resume_experiment", "run_experiment",
+]  # fmt: skip
 
 # ---------------------------------------------------------------------------------------
 # Running
-
-
-def _summary(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not metrics:
-        return None
-    return {k: metrics.get(k) for k in METRICS if k in metrics}
 
 
 class TrialSkip(threading.Event):
@@ -302,35 +178,9 @@ def run_experiment(
     args = dict(runs_dir=runs_dir, on_event=on_event, on_trial=on_trial, stop=stop, experiment_dir=experiment_dir,
                 name=name, pause=pause, train_fn=train_fn, skip=skip, executor=executor)
     if experiment_dir is not None and (Path(experiment_dir) / PLAN_FILE).is_file():
-        with _exclusive(Path(experiment_dir)):
+        with exclusive(Path(experiment_dir)):
             return _run_experiment(base_config, plan, **args)
     return _run_experiment(base_config, plan, **args)
-
-
-@contextlib.contextmanager
-def _exclusive(exp_dir: Path) -> Iterator[None]:
-    """Hold an exclusive, non-blocking flock on the experiment folder itself (no lock file
-    is written; the lock goes with the process, so a crash never leaves it locked);
-    RunStoreError if another process or thread holds it."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX: the pid check in progress.json remains
-        yield
-        return
-    try:
-        fd = os.open(exp_dir, os.O_RDONLY)
-    except OSError as exc:
-        raise RunStoreError(f"{exp_dir}: cannot open the experiment folder ({exc.strerror or exc})") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise RunStoreError(
-                f"experiment {exp_dir.name} is still running (another process is resuming it)"
-            ) from None
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _run_experiment(
@@ -367,11 +217,11 @@ def _run_experiment(
         plan = parse_plan(plan if plan is not None else base_config.experiment, base_config.name)
         preflight(expand(plan, base_config), base_config)  # bad input fails before any folder exists
         runs = resolve_runs_dir(runs_dir)
-        exp_dir = Path(experiment_dir) if experiment_dir is not None else _create_dir(runs, name or base_config.name)
+        exp_dir = Path(experiment_dir) if experiment_dir is not None else create_experiment_dir(runs, name or base_config.name)
         exp_dir.mkdir(parents=True, exist_ok=True)
         save_config(base_config.model_copy(update={"experiment": plan_to_dict(plan)}), exp_dir / PLAN_FILE)
         progress = {"id": exp_dir.name, "name": name or base_config.name, "kind": plan.kind,
-                    "metric": plan.metric, "created": _now(), "runs_dir": str(runs.resolve()), "trials": []}
+                    "metric": plan.metric, "created": now(), "runs_dir": str(runs.resolve()), "trials": []}
     trials = expand(plan, base_config)
     run_name = str(progress.get("name") or base_config.name)
     old = {e.get("trial_id"): e for e in progress.get("trials", [])}
@@ -390,14 +240,14 @@ def _run_experiment(
                 raise RunStoreError(f"experiment {exp_dir.name}: trial {t.trial_id} is still running "
                                     f"(process {run.status.get('pid')}); resume when it has ended")
             if run is not None and run.state == "completed":  # it finished after the study died: keep it
-                entry.update(state="completed", metrics=_summary(run.metrics))
+                entry.update(state="completed", metrics=metrics_summary(run.metrics))
             else:
                 entry["state"] = "failed"
         entries.append(entry)
     progress.update(trials=entries, state="running", pid=os.getpid(), host=socket.gethostname(), finished=None)
 
     def save() -> None:
-        atomic_write_json(exp_dir / PROGRESS_FILE, progress)
+        write_progress(exp_dir, progress)
 
     save()
     durations = [e["seconds"] for e in entries if e["state"] == "completed" and e.get("seconds")]
@@ -411,7 +261,7 @@ def _run_experiment(
         if eta is not None and executor is not None:
             eta /= max(1, min(executor.workers, remaining))
         _safe(emit_trial, TrialStarted(exp_dir, index, total, trial, eta))
-        entry.update(state="running", started=_now(), error=None)
+        entry.update(state="running", started=now(), error=None)
         save()
         tags = {"experiment": exp_dir.name, "group": trial.group, "seed": trial.seed, "trial": trial.trial_id}
         return TrialSpec(trial.trial_id, trial.config, runs, f"{run_name}-{trial.trial_id}", tags)
@@ -437,8 +287,8 @@ def _run_experiment(
             record_run(entry, outcome.run_id, outcome.run_dir)
         if status == "stopped" and skipped and not stop.is_set():
             status = "skipped"
-        entry.update(state=status, finished=_now(), seconds=seconds, error=outcome.error,
-                     metrics=_summary(outcome.metrics))
+        entry.update(state=status, finished=now(), seconds=seconds, error=outcome.error,
+                     metrics=metrics_summary(outcome.metrics))
         save()
         if status == "completed":
             durations.append(seconds)
@@ -476,7 +326,7 @@ def _run_experiment(
             final = "stopped"
         else:
             final = "failed"
-        progress.update(state=final, finished=_now())
+        progress.update(state=final, finished=now())
         save()
     return exp_dir
 
@@ -533,11 +383,3 @@ def resume_experiment(ref: str | os.PathLike, runs_dir: str | os.PathLike | None
     """Resume the experiment ``ref`` (path, folder name, id or ``latest``)."""
     return run_experiment(None, None, experiment_dir=find_experiment(ref, runs_dir), **kwargs)
 
-
-def experiment_table(path_or_id: str | os.PathLike, runs_dir: str | os.PathLike | None = None, *,
-                     per_trial: bool = False, precision: int = 3):
-    """The aggregated results :class:`~cnn_tui.core.results.table.Table` of an experiment
-    (folder path, folder name, short id or ``latest``); see :mod:`cnn_tui.core.engine.aggregate`."""
-    from cnn_tui.core.engine.aggregate import aggregate_table
-
-    return aggregate_table(find_experiment(path_or_id, runs_dir), per_trial=per_trial, precision=precision)

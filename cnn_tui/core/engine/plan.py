@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from cnn_tui.core.config import ExperimentConfig, apply_overrides, parse_override
 from cnn_tui.core.errors import ConfigError
+from cnn_tui.core.formatting import METRICS  # a study's primary metric is one of them
 
-METRICS = ("test_accuracy", "test_loss", "f1_weighted", "f1_macro", "epochs_completed", "train_seconds")
 _KIND_PREFIX = {"grid": "g", "ablation": "a", "variants": "v", "repeat": "r"}
 
 

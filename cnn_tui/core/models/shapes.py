@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 
 from cnn_tui.core.errors import ModelError
+from cnn_tui.core.formatting import format_shape
 from cnn_tui.core.models.architectures import blocks_source, resolve_blocks
 from cnn_tui.core.models.blocks import (
     BatchNorm,
@@ -46,12 +47,6 @@ class ShapeRow:
     @property
     def shape_text(self) -> str:
         return format_shape(self.output_shape)
-
-
-def format_shape(shape) -> str:
-    """``(8, 8, 32)`` -> ``"8x8x32"``; ``(None, 10)`` -> ``"10"`` (batch dims dropped)."""
-    dims = [d for d in shape if d is not None]
-    return "x".join(str(int(d)) for d in dims) if dims else "scalar"
 
 
 def _check_input(input_shape, num_classes) -> tuple[int, int, int]:

@@ -36,7 +36,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from cnn_tui.core.results.store import RunInfo
 
-FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+IMAGE_SUFFIXES = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+"""File suffix -> figure format (matplotlib's); tables have theirs in :data:`cnn_tui.core.results.table.SUFFIXES`."""
 RUN_KINDS = ("curves", "confusion", "misclassified")
 EXPERIMENT_KINDS = ("curves", "bars")
 KINDS = ("curves", "confusion", "misclassified", "bars")
@@ -53,9 +54,9 @@ class FigureError(CnnTuiError):
 def figure_format(path: str | os.PathLike) -> str:
     """``png``, ``svg`` or ``pdf`` from ``path``'s suffix; FigureError naming the allowed ones."""
     suffix = Path(path).suffix.lower()
-    fmt = FORMATS.get(suffix)
+    fmt = IMAGE_SUFFIXES.get(suffix)
     if fmt is None:
-        allowed = ", ".join(FORMATS)
+        allowed = ", ".join(IMAGE_SUFFIXES)
         raise FigureError(f"{path}: cannot tell the figure format from {suffix or 'no suffix'!r} (allowed: {allowed})")
     return fmt
 
@@ -261,7 +262,7 @@ def misclassified(run: RunInfo, *, limit: int = 25, size: tuple[int, int] | None
 def experiment_curves(exp_dir: str | os.PathLike, *, size: tuple[int, int] | None = None,
                       dpi: int = DEFAULT_DPI) -> Figure:
     """Each group's mean validation loss and accuracy per epoch with a ± std band."""
-    from cnn_tui.core.engine.aggregate import group_curves
+    from cnn_tui.core.results.aggregate import group_curves
 
     panels = [(key, group_curves(exp_dir, key)) for key in ("val_loss", "val_accuracy")]
     if not any(curves for _, curves in panels):
@@ -288,9 +289,9 @@ def experiment_bars(exp_dir: str | os.PathLike, *, metric: str | None = None, si
                     dpi: int = DEFAULT_DPI) -> Figure:
     """The final ``metric`` (default: the plan's primary metric) per group: mean with ± std
     error bars, groups in the plan's order, each labelled with n and Welch's p against its
-    baseline (see :func:`cnn_tui.core.engine.aggregate.aggregate_table`)."""
-    from cnn_tui.core.engine.aggregate import summarize
-    from cnn_tui.core.engine.plan import METRICS
+    baseline (see :func:`cnn_tui.core.results.aggregate.aggregate_table`)."""
+    from cnn_tui.core.results.aggregate import summarize
+    from cnn_tui.core.formatting import METRICS
     from cnn_tui.core.results.stats import p_cell
 
     s = summarize(exp_dir)

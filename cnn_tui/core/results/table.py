@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from cnn_tui.core.errors import CnnTuiError
+from cnn_tui.core.formatting import FORMATS, METRICS
 from cnn_tui.core.fsutil import write_output, write_text_synced
 
 if TYPE_CHECKING:  # pragma: no cover
     from cnn_tui.core.results.store import RunInfo
 
-FORMATS = ("csv", "md", "latex", "json")
-METRIC_COLUMNS = ("test_accuracy", "test_loss", "f1_weighted", "f1_macro", "epochs_completed", "train_seconds", "params")
+METRIC_COLUMNS = (*METRICS, "params")
 SUFFIXES = {".csv": "csv", ".md": "md", ".markdown": "md", ".tex": "latex", ".latex": "latex", ".json": "json"}
 
 # Always shown (when present) even if equal across runs; never compared: `description`

@@ -1,6 +1,6 @@
 """Each group's mean curve with a ± std band, drawn with textual-plotext.
 
-The curves come from the core (:func:`cnn_tui.core.engine.aggregate.group_curves`); this
+The curves come from the core (:func:`cnn_tui.core.results.aggregate.group_curves`); this
 widget only draws them: the mean as a solid line and mean ± std as dotted lines of the same
 colour (where a group has n >= 2 trials at that epoch). ``series`` is public so tests can
 check what was plotted.

@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from cnn_tui.tui.widgets.model_summary import format_shape
+from cnn_tui.core.formatting import format_shape
 
 
 def planned_text(info: Any, data_cfg: Any) -> str | None:

@@ -7,6 +7,7 @@ public for tests.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from rich.markup import escape
@@ -15,19 +16,14 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from cnn_tui.core.formatting import format_shape
+
 
 COLUMNS = ("layer", "kind", "output", "params")
 
 
-def format_shape(shape: Any) -> str:
-    """``(4, 4, 32)`` -> ``4x4x32``; strings pass through; batch dims (None) dropped."""
-    if isinstance(shape, str):
-        return shape
-    try:
-        dims = [d for d in shape if d is not None]
-    except TypeError:
-        return str(shape)
-    return "x".join(str(d) for d in dims) or "-"
+_shape = functools.partial(format_shape, empty="-")
+"""``(4, 4, 32)`` -> ``4x4x32``, ``-`` for no dimension (the table's empty cell)."""
 
 
 class ModelSummaryView(Vertical):
@@ -81,17 +77,17 @@ class ModelSummaryView(Vertical):
 
     def show_plan(self, plan: list[Any], input_shape: tuple[int, ...], note: str) -> None:
         """Rows from ``plan_shapes`` (block, output_shape): shapes only, no parameter counts."""
-        rows = [("input", "", format_shape(input_shape), "")]
-        rows += [(f"{i}", str(r.block), format_shape(r.output_shape), "") for i, r in enumerate(plan, 1)]
+        rows = [("input", "", _shape(input_shape), "")]
+        rows += [(f"{i}", str(r.block), _shape(r.output_shape), "") for i, r in enumerate(plan, 1)]
         self.state = "plan"
         self.total_params = None
         self._fill(rows)
-        self._caption(f"Shape plan for input {format_shape(input_shape)}  [dim]{note}[/]")
+        self._caption(f"Shape plan for input {_shape(input_shape)}  [dim]{note}[/]")
 
     def show_keras(self, summary: Any) -> None:
         """Rows from ``models.summarize(model)``."""
         rows = [
-            (str(r.name), str(r.kind), format_shape(r.output_shape), f"{int(r.params):,}")
+            (str(r.name), str(r.kind), _shape(r.output_shape), f"{int(r.params):,}")
             for r in summary.rows
         ]
         self.state = "keras"

@@ -1,5 +1,8 @@
 """Experiment results: trials grouped by cell/step/variant, mean ± sample std over seeds.
 
+Reads what :mod:`cnn_tui.core.results.experiment_store` keeps of a study (its plan and
+progress.json) and the trials' runs; running a study is :mod:`cnn_tui.core.engine.experiments`.
+
 Cells are :class:`MeanStd` values: they render as ``0.812 ± 0.013`` through the shared
 table writer (md/csv/latex) and as ``{"mean", "std", "n"}`` in JSON once the table went
 through :func:`for_format` (``render_table`` does that for you).
@@ -14,19 +17,22 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnn_tui.core.engine.experiments import (
+from cnn_tui.core.formatting import METRICS
+from cnn_tui.core.results import stats
+from cnn_tui.core.results.experiment_store import (
     experiment_runs_dir,
+    find_experiment,
     load_experiment,
     read_progress,
     trial_run,
 )
-from cnn_tui.core.engine.plan import METRICS, own_overrides
-from cnn_tui.core.results import stats
+from cnn_tui.core.results.table import Table, render
 
 _DIGITS = {"epochs_completed": 1, "train_seconds": 1}
 _FIRST_COLUMN = {"grid": "cell", "ablation": "step", "variants": "variant", "repeat": "config"}
@@ -122,6 +128,8 @@ class Summary:
 def summarize(exp_dir: str | Path, *, precision: int = 3) -> Summary:
     """Read an experiment folder and aggregate its completed trials (``precision``: decimals
     of the mean ± std text of score metrics)."""
+    from cnn_tui.core.engine.plan import own_overrides  # the plan's definition of a group
+
     exp_dir = Path(exp_dir)
     progress = read_progress(exp_dir)
     _config, plan = load_experiment(exp_dir)
@@ -201,6 +209,13 @@ def group_curves(exp_dir: str | Path, key: str = "val_accuracy") -> list[GroupCu
     return curves
 
 
+def experiment_table(path_or_id: str | os.PathLike, runs_dir: str | os.PathLike | None = None, *,
+                     per_trial: bool = False, precision: int = 3):
+    """The aggregated results table (:func:`aggregate_table`) of an experiment given by folder
+    path, folder name, short id or ``latest``."""
+    return aggregate_table(find_experiment(path_or_id, runs_dir), per_trial=per_trial, precision=precision)
+
+
 def _fmt_overrides(overrides: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in overrides.items()) or "-"
 
@@ -214,8 +229,6 @@ def aggregate_table(exp_dir: str | Path, *, per_trial: bool = False, precision: 
     repeat (one group), the statistics of the primary metric against the baseline group
     (``compared with``, ``diff``, ``95% CI``, ``p (Welch)``; see :meth:`Summary.comparison`).
     """
-    from cnn_tui.core.results.table import Table
-
     s = summarize(exp_dir, precision=precision)
     title = (
         f"{s.path.name}: {s.kind} of {s.name}, {s.completed}/{s.total} trials completed"
@@ -267,8 +280,6 @@ def _stat_cells(s: Summary, group: Group, precision: int) -> dict[str, Any]:
 
 
 def _trials_table(s: Summary, title: str):
-    from cnn_tui.core.results.table import Table
-
     columns = ["trial", _FIRST_COLUMN[s.kind], "seed", "state", "run", *METRICS]
     rows = []
     for group in s.groups:
@@ -290,8 +301,6 @@ def for_format(table, fmt: str):
     ``fmt == "json"``."""
     if fmt != "json":
         return table
-    from cnn_tui.core.results.table import Table
-
     def plain(value: Any) -> Any:
         return value.to_json() if isinstance(value, _CELLS) else value
 
@@ -304,6 +313,4 @@ _CELLS = (MeanStd, Delta, stats.Interval, stats.PValue, stats.Mark)
 
 def render_table(table, fmt: str, *, transpose: bool = False) -> str:
     """Render an experiment table with the shared writer (numbers as objects in JSON)."""
-    from cnn_tui.core.results.table import render
-
     return render(for_format(table, fmt), fmt, transpose=transpose)

@@ -317,7 +317,7 @@ class CnnTuiApp(ExperimentRunner, App):
         self._goto("training")
 
     def action_help(self) -> None:
-        from cnn_tui.tui.help import HelpScreen
+        from cnn_tui.tui.dialogs.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())

@@ -22,7 +22,7 @@ from textual.worker import get_current_worker
 
 from cnn_tui.core.config import ExperimentConfig, apply_overrides, field_docs
 from cnn_tui.core.errors import CnnTuiError, ConfigError
-from cnn_tui.tui.dialogs import LoadPresetDialog, SavePresetDialog, SavePresetRequest
+from cnn_tui.tui.dialogs.presets import LoadPresetDialog, SavePresetDialog, SavePresetRequest
 from cnn_tui.tui.messages import DatasetFacts, SummaryReady
 from cnn_tui.tui.narrow import NarrowAware
 from cnn_tui.tui.widgets.config_fields import (
@@ -678,7 +678,7 @@ class SetupScreen(NarrowAware, Screen):
             self.notify("Fix the flagged fields before starting an experiment.", severity="error")
             return
         from cnn_tui.core.engine.plan import parse_plan
-        from cnn_tui.tui.experiment_dialog import ExperimentDialog
+        from cnn_tui.tui.dialogs.experiment import ExperimentDialog
 
         initial = None
         if self.base.experiment:

@@ -7,7 +7,7 @@ import tomllib
 from fake_engine import SIZE, FakeEngine, wait_for
 from textual.widgets import Checkbox, Input, Select, Static
 
-from cnn_tui.tui.dialogs import LoadPresetDialog, SavePresetDialog
+from cnn_tui.tui.dialogs.presets import LoadPresetDialog, SavePresetDialog
 from cnn_tui.tui.setup import SetupScreen
 from cnn_tui.tui.widgets.model_summary import ModelSummaryView
 

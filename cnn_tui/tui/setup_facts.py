@@ -77,7 +77,10 @@ class SetupFacts:
             return None
 
     def _update_summary(self, config: ExperimentConfig) -> None:
-        view = self.query_one(ModelSummaryView)
+        views = self.query(ModelSummaryView)
+        if not views:  # out of the DOM: the app is closing
+            return
+        view = views.first()
         plan = self.plan(config)
         if self.plan_error:
             view.show_message(self.plan_error, error=True)

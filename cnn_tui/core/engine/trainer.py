@@ -5,6 +5,10 @@ folder, fits with cnn-tui's callbacks, evaluates on the test split and stores
 everything. Bad input (unknown dataset, architecture too deep for the images...) raises
 :class:`~cnn_tui.core.errors.CnnTuiError` before any run folder exists; a failure during
 training is stored as a ``failed`` run and returned, not raised.
+
+The fit loop is here; the optimizer is made in :mod:`.optimizer`, the callbacks a run fits
+with in :func:`.callbacks.fit_callbacks`, the checkpoint, evaluation and ``model.keras`` are
+written by :mod:`.saving`.
 """
 
 from __future__ import annotations

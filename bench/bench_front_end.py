@@ -34,7 +34,7 @@ def bare_fit(cfg, dataset) -> list[float]:
     import keras
 
     from cnn_tui.core.data import make_tf_dataset
-    from cnn_tui.core.engine.trainer import make_optimizer
+    from cnn_tui.core.engine.optimizer import make_optimizer
     from cnn_tui.core.models import build_model
 
     t = cfg.train

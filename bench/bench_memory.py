@@ -51,7 +51,7 @@ def child(epochs: int, warm: bool = False, bare: bool = False) -> dict:
     C.quiet_tf_env()
     from cnn_tui.core.data import dataset_info, load_dataset
     from cnn_tui.core.engine import train
-    from cnn_tui.core.engine.trainer import make_optimizer
+    from cnn_tui.core.engine.optimizer import make_optimizer
     from cnn_tui.core.models import build_model
     from cnn_tui.core.tfimport import import_tf
 

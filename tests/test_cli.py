@@ -535,13 +535,6 @@ def test_bare_command_launches_the_tui(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert launched["runs_dir"] == tmp_path / "x" and launched["preset"] is None
 
 
-def test_bare_command_without_the_tui_module_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    monkeypatch.setitem(sys.modules, "cnn_tui.tui.app", None)  # import -> ModuleNotFoundError
-    assert main([]) == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "cnn_tui.tui.app" in err
-
-
 def test_python_dash_m(env: dict[str, Path]) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "cnn_tui", "--version"],

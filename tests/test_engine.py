@@ -98,9 +98,9 @@ def test_pause_waits_then_resumes(tmp_path):
 def test_nan_loss_fails_with_epoch_and_batch_and_keeps_history(tmp_path, monkeypatch):
     import keras
 
-    import cnn_tui.core.engine.trainer as trainer
+    import cnn_tui.core.engine.optimizer as optimizer
 
-    monkeypatch.setattr(trainer, "make_optimizer", lambda config: keras.optimizers.SGD(learning_rate=1e38))
+    monkeypatch.setattr(optimizer, "make_optimizer", lambda config: keras.optimizers.SGD(learning_rate=1e38))
     events = []
     result = train(quick_config("train.epochs=3"), events.append, runs_dir=tmp_path)
     assert result.status == "failed"
@@ -216,11 +216,11 @@ def _optimizer_steps(path) -> int:
 def test_checkpoint_interval_skips_writes_on_short_epochs(tmp_path, monkeypatch):
     """checkpoint_every: a write every epoch at 0; at an hour, only the first epoch's (so a run
     killed before the interval has passed still resumes rather than starting over)."""
-    import cnn_tui.core.engine.trainer as trainer
+    import cnn_tui.core.engine.saving as saving
 
     written = []
-    save = trainer._save_model
-    monkeypatch.setattr(trainer, "_save_model", lambda model, path: (written.append(path.name), save(model, path)))
+    save = saving._save_model
+    monkeypatch.setattr(saving, "_save_model", lambda model, path: (written.append(path.name), save(model, path)))
     hourly = train(quick_config("train.epochs=3", "train.checkpoint_every=3600"), runs_dir=tmp_path / "b")
     assert hourly.status == "completed", hourly.error
     assert written == ["checkpoint.keras", "model.keras"]

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from cnn_tui.cli import main
-from cnn_tui.core.results.store import RunStore, read_history
+from cnn_tui.core.results.history import read_history
+from cnn_tui.core.results.store import RunStore
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCHS = 12

@@ -61,7 +61,8 @@ def _kind(config, model) -> str:
 
 def test_every_builtin_preset_model_loads_in_plain_keras(tmp_path):
     from cnn_tui.core.data.types import ChannelStats
-    from cnn_tui.core.engine.trainer import compile_model, save_inference_model
+    from cnn_tui.core.engine.optimizer import compile_model
+    from cnn_tui.core.engine.saving import save_inference_model
     from cnn_tui.core.models import build_model
 
     configs = _configs()

@@ -11,7 +11,8 @@ import pytest
 
 from cnn_tui.core.config import ExperimentConfig, apply_overrides
 from cnn_tui.core.errors import CnnTuiError, RunStoreError
-from cnn_tui.core.results.store import HISTORY_COLUMNS, RunStore, read_history, resolve_runs_dir
+from cnn_tui.core.results.history import HISTORY_COLUMNS, read_history
+from cnn_tui.core.results.store import RunStore, resolve_runs_dir
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from cnn_tui.core.errors import RunStoreError
 
     check_resumable(run)  # completed, running, no checkpoint...: one line before TF
-    from cnn_tui.core.results.store import history_problem
+    from cnn_tui.core.results.history import history_problem
 
     problem = run.checkpoint_problem() or history_problem(run.path)
     if problem:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cnn_tui.cli.common import BAD_INPUT, add_runs_dir, print_error, runs_dir
+from cnn_tui.cli.common import add_runs_dir, runs_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,13 +24,8 @@ def launch(args: argparse.Namespace) -> int:
 
     pause_for_startup()
     try:
-        try:
-            from cnn_tui.tui.app import CnnTuiApp
-        except ImportError as exc:
-            if getattr(exc, "name", None) in ("cnn_tui.tui", "cnn_tui.tui.app"):
-                print_error("the terminal app is not available in this installation (cnn_tui.tui.app is missing)")
-                return BAD_INPUT
-            raise
+        from cnn_tui.tui.app import CnnTuiApp
+
         preset = getattr(args, "preset", None) or getattr(args, "top_preset", None)
         app = CnnTuiApp(runs_dir=runs_dir(args), preset=preset)
         app.run()

@@ -28,7 +28,8 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from cnn_tui.tui.commands import CnnTuiCommands
-from cnn_tui.tui.compat.app import CompatApp, relabel_binding, screen_stacks
+from cnn_tui.tui import footer_keys
+from cnn_tui.tui.compat.app import CompatApp
 from cnn_tui.tui.messages import (
     ExperimentTrialFinished,
     ExperimentTrialProgress,
@@ -183,7 +184,7 @@ class CnnTuiApp(CompatApp):
         self._goto("training")
 
     def action_help(self) -> None:
-        from cnn_tui.tui.help import HelpScreen
+        from cnn_tui.tui.dialogs.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
@@ -218,39 +219,13 @@ class CnnTuiApp(CompatApp):
         return self.session.busy
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "experiment":
-            return self.session.study is not None
-        if action in ("stop", "pause"):
-            return self.training_active
-        if action == "train":
-            return None if self.training_active else True
-        if action in ("setup", "training", "runs") and self._on_base_screen(action):
-            return False  # already there: keep the key off the footer (it overflowed at 120 columns)
-        return True
-
-    def _on_base_screen(self, mode: str) -> bool:
-        """Whether ``mode``'s own screen is the one shown (nothing pushed over it)."""
-        return self.current_mode == mode and len(self.screen_stack) == 1
+        return footer_keys.action_state(self, action)
 
     def train_target(self) -> str:
-        try:
-            screen = self.setup_screen
-        except (KeyError, IndexError):
-            return "the preset"
-        return screen.preset_name or (screen.config.name if screen.config else "the preset")
-
-    def _set_binding_description(self, key: str, description: str) -> None:
-        # Footer labels are the Binding's description; this app's copy is replaced so the
-        # footer can say "Train digits-quick" / "Resume".
-        if relabel_binding(self, key, description):
-            self.refresh_bindings()
+        return footer_keys.train_target(self)
 
     def refresh_train_label(self) -> None:
-        if not screen_stacks(self).get(self.current_mode):
-            return  # the app is shutting down (a run that ended during the exit): no footer
-        self._set_binding_description("f5", f"Train {self.train_target()}")
-        self._set_binding_description("p", "Resume" if self.session.paused else "Pause")
-        self.refresh_bindings()
+        footer_keys.refresh_labels(self)
 
     # -- training: the session (tui/session.py) decides, the App runs and draws ------------
     @property

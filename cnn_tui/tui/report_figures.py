@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from textual.binding import Binding
 
-from cnn_tui.tui.widgets.export_dialog import default_export_path
+from cnn_tui.tui.dialogs.export import default_export_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from textual.app import App

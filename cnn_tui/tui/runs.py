@@ -32,8 +32,8 @@ from cnn_tui.tui.narrow import NarrowAware
 from cnn_tui.tui.results import STATE_STYLES, ResultsScreen, error_text
 from cnn_tui.tui.widgets.curves import CurvePlot, overlay_series
 from cnn_tui.tui.report_figures import FIGURES_BINDING, write_figures
-from cnn_tui.tui.widgets.columns_dialog import DIFFERING, ColumnsDialog
-from cnn_tui.tui.widgets.export_dialog import ExportDialog, default_export_path
+from cnn_tui.tui.dialogs.columns import DIFFERING, ColumnsDialog
+from cnn_tui.tui.dialogs.export import ExportDialog, default_export_path
 from cnn_tui.tui.widgets.footer import Footer
 from cnn_tui.tui.widgets.header import Header
 

@@ -11,7 +11,7 @@ from fake_engine import SIZE, FakeEngine, wait_for
 from textual.command import CommandPalette
 
 from cnn_tui.tui.app import CnnTuiApp, CnnTuiCommands
-from cnn_tui.tui.help import HelpScreen
+from cnn_tui.tui.dialogs.help import HelpScreen
 from cnn_tui.tui.setup import SetupScreen
 
 
@@ -170,7 +170,7 @@ async def test_help_lists_every_screen_key_and_keeps_bracketed_words(make_app):
         assert await wait_for(lambda: isinstance(app.screen, HelpScreen) and app.screen.is_mounted)
         text = _help_text(app.screen)
         assert "[experiment]" in text
-        from cnn_tui.tui.help import KEYS
+        from cnn_tui.tui.dialogs.help import KEYS
 
         listed = set()
         for _, keys_cell, _ in KEYS:  # "o / O", "enter", "? / F1", "/" ...

@@ -10,7 +10,7 @@ from textual.widgets import DataTable, TextArea
 
 from cnn_tui.core.results.experiment_store import read_progress
 from cnn_tui.tui.experiment import ExperimentScreen
-from cnn_tui.tui.experiment_dialog import ExperimentDialog
+from cnn_tui.tui.dialogs.experiment import ExperimentDialog
 from cnn_tui.tui.widgets.band_plot import BandPlot
 
 

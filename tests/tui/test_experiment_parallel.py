@@ -19,7 +19,7 @@ from textual.widgets import DataTable, TextArea
 from cnn_tui.core.engine.executors import TrialOutcome, WorkerEvent
 from cnn_tui.core.results.experiment_store import read_progress
 from cnn_tui.tui.experiment import ExperimentScreen
-from cnn_tui.tui.experiment_dialog import ExperimentDialog
+from cnn_tui.tui.dialogs.experiment import ExperimentDialog
 
 
 class ThreadExecutor:

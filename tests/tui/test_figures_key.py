@@ -12,7 +12,7 @@ from textual.app import App
 from textual.screen import Screen
 from textual.widgets import DataTable
 
-from cnn_tui.tui.help import KEYS
+from cnn_tui.tui.dialogs.help import KEYS
 from cnn_tui.tui.report_figures import FIGURES_KEY
 from cnn_tui.tui.results import ResultsScreen
 from cnn_tui.tui.runs import RunsScreen

@@ -17,7 +17,7 @@ from textual.widgets import DataTable
 from cnn_tui.core.engine import RunResult, check_resumable
 from cnn_tui.core.engine.events import EpochEnd, RunFinished, RunStarted
 from cnn_tui.core.results.store import RunStore
-from cnn_tui.tui.help import KEYS
+from cnn_tui.tui.dialogs.help import KEYS
 from cnn_tui.tui.runs import RunsScreen
 
 

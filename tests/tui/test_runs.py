@@ -15,7 +15,7 @@ from textual.widgets import Checkbox, DataTable, Input, Select
 from cnn_tui.tui.results import ResultsScreen
 from cnn_tui.tui.runs import RunsScreen, sort_rows
 from cnn_tui.tui.widgets.curves import CurvePlot
-from cnn_tui.tui.widgets.export_dialog import ExportDialog
+from cnn_tui.tui.dialogs.export import ExportDialog
 
 
 class ScreenApp(App):
@@ -132,7 +132,7 @@ async def test_filter_by_name_state_and_dataset(runs_dir):
 
 
 async def test_choose_config_columns(runs_dir):
-    from cnn_tui.tui.widgets.columns_dialog import DIFFERING, ColumnsDialog
+    from cnn_tui.tui.dialogs.columns import DIFFERING, ColumnsDialog
 
     app = ScreenApp(lambda: RunsScreen(runs_dir))
     async with app.run_test(size=(140, 36)) as pilot:

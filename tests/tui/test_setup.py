@@ -7,7 +7,7 @@ import tomllib
 from fake_engine import SIZE, FakeEngine, wait_for
 from textual.widgets import Checkbox, Input, Select, Static
 
-from cnn_tui.tui.dialogs import LoadPresetDialog, SavePresetDialog
+from cnn_tui.tui.dialogs.presets import LoadPresetDialog, SavePresetDialog
 from cnn_tui.tui.setup import SetupScreen
 from cnn_tui.tui.widgets.model_summary import ModelSummaryView
 
@@ -307,6 +307,21 @@ async def test_summary_out_of_the_dom_ignores_late_facts(make_app):
     fresh = ModelSummaryView()  # never mounted
     fresh.show_plan([], (8, 8, 1), "")
     assert fresh.state == "plan" and fresh.rows == [("input", "", "8x8x1", "")]
+
+
+async def test_revalidate_with_the_summary_out_of_the_dom(make_app):
+    """A validation due after the summary left the DOM (its 0.15 s timer firing while the app
+    closes, or after the test above removed it) skips the summary: it raised NoMatches, which
+    made that test fail whenever the dataset facts came before the timer."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(lambda: _ready(app))
+        setup = app.setup_screen
+        await setup.query_one(ModelSummaryView).remove()
+        setup.revalidate()
+        setup.schedule_validate()
+        await pilot.pause(0.3)
+        assert setup.config is not None and "F5" in str(setup.query_one("#setup-status").content)
 
 
 async def test_every_preset_round_trips_through_the_form(make_app):

@@ -1,5 +1,6 @@
 """Keras callbacks that connect a training run to cnn-tui: events, stop/pause, NaN guard,
-history rows and epoch-level TensorBoard scalars.
+history rows and epoch-level TensorBoard scalars; and the list a run fits with
+(:func:`fit_callbacks`: these, the learning-rate schedule, plateau, early stop, checkpoint).
 
 All of them are ``async_safe``: Keras 3 then dispatches their batch-end hooks on a
 helper thread, so they never make the training loop wait for the logs. Stop and pause
@@ -8,12 +9,17 @@ are handled in ``on_train_batch_begin``, which Keras always calls synchronously.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from cnn_tui.core.engine.events import BatchEnd, EpochEnd, Event, Log
+
+if TYPE_CHECKING:
+    from cnn_tui.core.config import ExperimentConfig
+    from cnn_tui.core.results.store import RunWriter
 
 
 def _keras_callback_base():
@@ -192,3 +198,57 @@ def make_tensorboard_callback(log_dir: str):
             self._writers.clear()
 
     return EpochTensorBoard()
+
+
+def lr_schedule(config: ExperimentConfig):
+    """The ``train.lr_schedule`` callback (None for a constant rate)."""
+    import keras
+
+    base, epochs, kind = config.train.learning_rate, config.train.epochs, config.train.lr_schedule
+    if kind == "constant":
+        return None
+    if kind == "cosine":
+        return keras.callbacks.LearningRateScheduler(
+            lambda epoch, lr: base * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+        )
+    decay = config.train.lr_decay
+    return keras.callbacks.LearningRateScheduler(lambda epoch, lr: base * decay**epoch)
+
+
+def fit_callbacks(config: ExperimentConfig, writer: RunWriter, emit: Callable[[Event], None],
+                  event_cb: Any) -> tuple[list[Any], Any]:
+    """The callbacks ``model.fit`` runs with after ``event_cb`` (from :func:`make_event_callback`),
+    as ``config.train`` asks; and the checkpoint callback among them (None without one), whose
+    ``flush`` writes the last completed epoch when a run ends early."""
+    import keras
+
+    from cnn_tui.core.engine.saving import make_checkpoint_callback
+
+    t = config.train
+    callbacks: list[Any] = [event_cb]
+    schedule = lr_schedule(config)
+    if schedule is not None:
+        callbacks.append(schedule)
+    if t.reduce_lr.enabled:
+        r = t.reduce_lr
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=r.monitor, factor=r.factor, patience=r.patience, cooldown=r.cooldown, min_lr=r.min_lr
+            )
+        )
+    if t.early_stopping.enabled:
+        e = t.early_stopping
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor=e.monitor, patience=e.patience, restore_best_weights=e.restore_best)
+        )
+    if t.tensorboard:
+        if importlib.util.find_spec("tensorboard") is None:
+            # tf.summary needs the tensorboard package, which TF 2.21 no longer pulls in.
+            emit(Log("warning", "tensorboard is not installed: no tb/ logs (pip install tensorboard)"))
+        else:
+            callbacks.append(make_tensorboard_callback(str(writer.path / "tb")))
+    checkpoint_cb = None
+    if t.checkpoint:
+        checkpoint_cb = make_checkpoint_callback(writer, lambda: event_cb.last_epoch_complete, t.checkpoint_every)
+        callbacks.append(checkpoint_cb)
+    return callbacks, checkpoint_cb

@@ -1,4 +1,4 @@
-"""Stored runs (:mod:`.store`) and report tables (:mod:`.table`).
+"""Stored runs (:mod:`.store`, :mod:`.run_info`, :mod:`.history`) and report tables (:mod:`.table`).
 
 Names are re-exported lazily so that importing one submodule does not pull in the other.
 """
@@ -13,8 +13,8 @@ _EXPORTS = {
     "RunInfo": "store",
     "RunWriter": "store",
     "resolve_runs_dir": "store",
-    "read_history": "store",
-    "HISTORY_COLUMNS": "store",
+    "read_history": "history",
+    "HISTORY_COLUMNS": "history",
     "Table": "table",
     "FORMATS": "table",
     "METRIC_COLUMNS": "table",

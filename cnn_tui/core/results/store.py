@@ -20,32 +20,25 @@ A run whose status says ``running`` but whose process is gone is reported ``cras
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import re
 import secrets
 import socket
 import tempfile
-import tomllib
-import zipfile
 from datetime import datetime, timezone
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from cnn_tui.core.config import ExperimentConfig, config_from_dict, to_toml
-from cnn_tui.core.errors import CnnTuiError, RunStoreError
-from cnn_tui.core.fsutil import (
-    atomic_write_json,
-    atomic_write_text,
-    atomic_write_with,
-    remove_stale_temps,
-    type_problem,
-)
+from cnn_tui.core.config import ExperimentConfig, to_toml
+from cnn_tui.core.errors import RunStoreError
+from cnn_tui.core.fsutil import atomic_write_json, atomic_write_text, atomic_write_with, remove_stale_temps
+from cnn_tui.core.results.history import HISTORY_COLUMNS, history_csv, history_problem, read_history
+from cnn_tui.core.results.run_info import RunInfo, pid_alive, status_problem
 
-HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
-STATES = ("running", "completed", "stopped", "failed", "crashed", "damaged")
+# RunInfo and pid_alive live in run_info.py; importers of the store keep finding them here.
+__all__ = ["RunInfo", "RunStore", "RunWriter", "pid_alive", "resolve_runs_dir"]
+
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -59,19 +52,6 @@ def resolve_runs_dir(arg: str | os.PathLike | None = None) -> Path:
 
 def _now() -> str:
     return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this machine."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
 
 
 class RunWriter:
@@ -111,12 +91,7 @@ class RunWriter:
     def truncate_history(self, epochs: int) -> None:
         """Keep only the rows of the first ``epochs`` epochs (used when resuming)."""
         rows = [r for r in read_history(self.path) if int(r["epoch"]) <= epochs]
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: _fmt(r.get(k)) for k in HISTORY_COLUMNS})
-        atomic_write_text(self.path / "history.csv", buf.getvalue())
+        atomic_write_text(self.path / "history.csv", history_csv(rows))
 
     def write_metrics(self, metrics: dict[str, Any]) -> None:
         atomic_write_json(self.path / "metrics.json", metrics)
@@ -126,256 +101,6 @@ class RunWriter:
         import numpy as np
 
         atomic_write_with(self.path / "predictions.npz", lambda tmp: np.savez_compressed(tmp, **arrays))
-
-
-def _fmt(value: Any) -> Any:
-    return "" if value is None else value
-
-
-def read_history(path: Path) -> list[dict[str, Any]]:
-    """Rows of ``path/history.csv`` as dicts of floats (epoch as int); [] if absent.
-
-    A torn last line (a process killed mid-write) is ignored, and so is any line that is
-    not an epoch row (a tampered or damaged file: bytes that are not UTF-8, text that is not
-    CSV): readers show the epochs that are there, never fail on the rest.
-    """
-    file = path / "history.csv"
-    try:
-        with open(file, encoding="utf-8", errors="replace", newline="") as handle:
-            lines = handle.readlines()
-    except OSError:  # absent, a folder, unreadable
-        return []
-    if lines and not lines[-1].endswith("\n"):
-        lines.pop()  # every row is written with its newline: one without it is torn
-    rows: list[dict[str, Any]] = []
-    reader = csv.DictReader(lines)
-    while True:
-        try:
-            raw = next(reader)
-        except StopIteration:
-            break
-        except csv.Error:  # e.g. a field over csv's size limit: skip that line
-            continue
-        try:
-            rows.append(_history_row(raw))
-        except (TypeError, ValueError, KeyError):
-            continue
-    return rows
-
-
-def _history_row(raw: dict[str, Any]) -> dict[str, Any]:
-    """A csv row of history.csv as an epoch row (epoch int, the rest float or None);
-    TypeError/ValueError/KeyError when it is not one."""
-    row: dict[str, Any] = {"epoch": int(raw["epoch"])}
-    for key in HISTORY_COLUMNS[1:]:
-        val = raw.get(key)
-        row[key] = float(val) if val not in (None, "") else None
-    return row
-
-
-def history_problem(path: Path) -> str | None:
-    """Why ``path/history.csv`` cannot be rewritten safely (resume truncates it), or None: not
-    UTF-8, another header, or a complete line that is not an epoch row (a file edited by hand
-    or by a spreadsheet). A missing file and a torn last line are fine."""
-    file = path / "history.csv"
-    try:
-        text = file.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        return f"{file}: cannot read ({exc.strerror or exc})"
-    except UnicodeDecodeError:
-        return f"{file}: not UTF-8 text"
-    lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines.pop()  # torn by a kill: resume drops it
-    if not lines:
-        return None
-    if lines[0].strip() != ",".join(HISTORY_COLUMNS):
-        return f"{file}: header {lines[0].strip()[:60]!r} is not {','.join(HISTORY_COLUMNS)!r}"
-    for number, line in enumerate(lines[1:], start=2):
-        try:
-            (raw,) = list(csv.DictReader([lines[0], line]))
-            _history_row(raw)
-        except (TypeError, ValueError, KeyError, csv.Error):
-            return f"{file}: line {number} is not an epoch row ({line.strip()[:40]!r})"
-    return None
-
-
-# metrics.json keys the readers format, with the types they must have; a value of another
-# type (a tampered file) is left out of RunInfo.metrics rather than failing every reader.
-_NUMBER = (int, float)
-_METRIC_TYPES: dict[str, tuple[type, ...]] = {
-    "test_loss": _NUMBER, "test_accuracy": _NUMBER, "f1_weighted": _NUMBER, "f1_macro": _NUMBER,
-    "train_seconds": _NUMBER, "epochs_completed": (int,), "params": (int,), "test_size": (int,),
-    "misclassified_count": (int,), "dataset": (str,), "device": (str,),
-    "per_class": (list,), "class_names": (list,), "confusion_matrix": (list,), "misclassified": (list,),
-    "image_shape": (list,),
-}  # fmt: skip
-
-
-def _clean_metrics(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """``data`` without the values of the wrong type; and the keys left out."""
-    clean: dict[str, Any] = {}
-    dropped: list[str] = []
-    for key, value in data.items():
-        types = _METRIC_TYPES.get(key)
-        ok = types is None or (isinstance(value, types) and not isinstance(value, bool))
-        if ok and key == "per_class":
-            value = [row for row in value if isinstance(row, dict)]
-        elif ok and key == "class_names":
-            ok = all(isinstance(n, str) for n in value)
-        elif ok and key == "image_shape":
-            ok = all(isinstance(n, int) and not isinstance(n, bool) for n in value)
-        if ok:
-            clean[key] = value
-        else:
-            dropped.append(key)
-    return clean, dropped
-
-
-class RunInfo:
-    """A stored run, read lazily from its folder."""
-
-    def __init__(self, path: Path, status: dict[str, Any] | None, damage: str | None = None):
-        self.path = path
-        self._status = status or {}
-        self.damage = damage
-        self.metrics_problems: list[str] = []
-        """What :attr:`metrics` left out of a damaged metrics.json (one line each)."""
-
-    def __repr__(self) -> str:
-        return f"RunInfo({self.run_id!r}, state={self.state!r})"
-
-    @property
-    def run_id(self) -> str:
-        return self.path.name
-
-    @property
-    def short_id(self) -> str:
-        return self._status.get("short_id") or self.run_id.rsplit("-", 1)[-1]
-
-    @property
-    def name(self) -> str:
-        return self._status.get("name") or self.run_id
-
-    @property
-    def state(self) -> str:
-        if self.damage:
-            return "damaged"
-        state = self._status.get("state", "damaged")
-        if state == "running":
-            pid = self._status.get("pid")
-            host = self._status.get("host")
-            if isinstance(pid, int) and host == socket.gethostname() and not pid_alive(pid):
-                return "crashed"
-        return state
-
-    @property
-    def created(self) -> str:
-        return self._status.get("created", "")
-
-    @property
-    def finished(self) -> str | None:
-        return self._status.get("finished")
-
-    @property
-    def error(self) -> str | None:
-        return self.damage or self._status.get("error")
-
-    @property
-    def tags(self) -> dict[str, Any]:
-        return dict(self._status.get("tags") or {})
-
-    @property
-    def status(self) -> dict[str, Any]:
-        return dict(self._status)
-
-    @cached_property
-    def config(self) -> ExperimentConfig:
-        """The run's resolved config; RunStoreError if config.toml is missing or damaged."""
-        file = self.path / "config.toml"
-        try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
-            return config_from_dict(data, source=str(file))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise RunStoreError(f"{file}: cannot read the run's config ({exc})") from None
-        except CnnTuiError as exc:
-            raise RunStoreError(str(exc)) from None
-
-    @cached_property
-    def metrics(self) -> dict[str, Any] | None:
-        """metrics.json, or None if absent or unreadable; values of the wrong type are left
-        out (listed in :attr:`metrics_problems`)."""
-        file = self.path / "metrics.json"
-        try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if not isinstance(data, dict):
-            return None
-        clean, dropped = _clean_metrics(data)
-        if dropped:
-            self.metrics_problems = [f"{file}: ignored {', '.join(dropped)} (wrong type)"]
-        return clean
-
-    def history(self) -> list[dict[str, Any]]:
-        return read_history(self.path)
-
-    def checkpoint_problem(self, name: str = "checkpoint.keras") -> str | None:
-        """Why the run's checkpoint cannot be loaded (one line), or None. Cheap: checks that it
-        is a .keras zip archive with a model config and weights, without reading the weights."""
-        file = self.path / name
-        try:
-            if not zipfile.is_zipfile(file):
-                return f"{file}: not a .keras archive (truncated or damaged)"
-            with zipfile.ZipFile(file) as archive:
-                names = set(archive.namelist())
-        except (OSError, zipfile.BadZipFile) as exc:
-            return f"{file}: cannot read the checkpoint ({' '.join(str(exc).split())})"
-        missing = [n for n in ("config.json", "model.weights.h5") if n not in names]
-        if missing:
-            return f"{file}: not a Keras model archive (no {', '.join(missing)})"
-        return None
-
-    def predictions(self) -> dict[str, Any] | None:
-        """Arrays from predictions.npz (no pickles), or None if absent/damaged."""
-        import numpy as np
-
-        file = self.path / "predictions.npz"
-        if not file.exists():
-            return None
-        if not file.is_file() or not zipfile.is_zipfile(file):
-            raise RunStoreError(f"{file}: cannot read predictions (not a NumPy .npz archive)")
-        try:
-            with np.load(file, allow_pickle=False) as data:
-                return {k: data[k] for k in data.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError) as exc:
-            raise RunStoreError(f"{file}: cannot read predictions ({' '.join(str(exc).split())})") from None
-
-
-# The status.json keys every reader relies on, with the types they must have (None allowed).
-_STATUS_TYPES: dict[str, tuple[type, ...]] = {
-    "state": (str,),
-    "name": (str,),
-    "short_id": (str,),
-    "created": (str,),
-    "finished": (str,),
-    "error": (str,),
-    "host": (str,),
-    "pid": (int,),
-    "checkpoint_epoch": (int,),
-    "tags": (dict,),
-}
-
-
-def _status_problem(status: dict[str, Any]) -> str | None:
-    """Why a parsed status.json cannot be trusted (a key of the wrong type), or None."""
-    state = status.get("state")
-    if state not in STATES or state in ("crashed", "damaged"):
-        allowed = "running, completed, stopped, failed"
-        return f"state = {state!r} is not a run state (allowed: {allowed})"
-    return type_problem(status, _STATUS_TYPES)
 
 
 def _is_run_folder(path: Path) -> bool:
@@ -483,7 +208,7 @@ class RunStore:
                 raise ValueError("not a JSON object")
         except (OSError, ValueError) as exc:
             return RunInfo(path, None, damage=f"{file}: unreadable status ({exc})")
-        problem = _status_problem(status)
+        problem = status_problem(status)
         if problem:
             return RunInfo(path, None, damage=f"{file}: {problem}")
         return RunInfo(path, status)

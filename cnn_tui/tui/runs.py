@@ -128,22 +128,25 @@ class RunsScreen(NarrowAware, Screen):
     def on_mount(self) -> None:
         self.title = "Runs"
         self.sub_title = str(self.runs_dir)
-        if not self.is_attached or not self.query("#runs-compare"):
-            # The app closed while this (prewarmed) screen was being mounted: its children
-            # are gone, and a query would raise NoMatches inside the app's shutdown.
+        if not self._has_children():
             return
         self.query_one("#runs-compare").display = False
         self.query_one("#runs-filter").display = False
         self.action_refresh()
         self.query_one(DataTable).focus()
 
+    def _has_children(self) -> bool:
+        """False once the app closed while this (prewarmed) screen was mounting or shown:
+        its children are gone, and a query would raise NoMatches inside the app's shutdown."""
+        return self.is_attached and bool(self.query("#runs-compare")) and bool(self.query(DataTable))
+
     def narrow_changed(self, narrow: bool) -> None:
-        if self.is_mounted:
+        if self.is_mounted and self._has_children():
             self._fill()
 
     def on_screen_resume(self) -> None:
         # Back from a run's results, a dialog or another mode: pick up new runs.
-        if self.is_mounted:
+        if self.is_mounted and self._has_children():
             self.action_refresh()
 
     # -- data -------------------------------------------------------------------------

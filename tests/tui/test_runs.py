@@ -349,3 +349,15 @@ async def test_mount_after_the_children_are_gone_does_nothing(runs_dir):
         assert await wait_for(lambda: screen.query_one(DataTable).row_count == 6)
         await screen.query_one("#runs-compare").remove()
         screen.on_mount()  # no NoMatches
+
+
+async def test_resume_or_narrow_after_the_children_are_gone_does_nothing(runs_dir):
+    """The same shutdown race reached on_screen_resume (refresh -> _fill -> query DataTable)
+    and narrow_changed: a screen whose children are gone ignores them too."""
+    app = ScreenApp(lambda: RunsScreen(runs_dir))
+    async with app.run_test(size=(140, 36)):
+        screen = app.screen
+        assert await wait_for(lambda: screen.query_one(DataTable).row_count == 6)
+        await screen.query_one(DataTable).remove()
+        screen.on_screen_resume()  # no NoMatches
+        screen.narrow_changed(True)

@@ -1,17 +1,23 @@
-"""The config schema: one validation stack (pydantic) for config files, ``--set`` overrides,
+"""The config schema: one validation stack (msgspec) for config files, ``--set`` overrides,
 presets, the app's form and study plans; frozen value sections; docstrings as field docs.
 
 Until this round the config ran on a hand-written copy of pydantic's rules
 (``cnn_tui/core/schema.py``) while study plans ran on pydantic itself: two stacks, and the
 copy quoted a refused number as it had coerced it (``dropout = 2.0`` for a file saying 2).
+Both now run on msgspec; the messages keep their (pydantic's) wording, made in one place
+(``cnn_tui.core.validation``), with a canary below for every msgspec message it reads.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
-import pydantic
+import msgspec
 import pytest
 
 from cnn_tui.core.config import (
@@ -33,18 +39,32 @@ SECTIONS = [ExperimentConfig, DataConfig, AugmentConfig, ModelConfig, TrainConfi
 
 
 def test_one_validation_stack():
-    """Config sections and plan models are pydantic models (no home-made validator beside it),
+    """Config sections and plan models are msgspec structs (no home-made validator beside it),
     and every field of the config has a default (``ExperimentConfig()`` is the default config)."""
     assert importlib.util.find_spec("cnn_tui.core.schema") is None
     for model in SECTIONS + [Plan, Step]:
-        assert issubclass(model, pydantic.BaseModel), model
-        assert model.model_config.get("extra") == "forbid" and model.model_config.get("frozen"), model
+        assert issubclass(model, msgspec.Struct), model
+        assert model.__struct_config__.forbid_unknown_fields and model.__struct_config__.frozen, model
     for section in SECTIONS:
-        assert all(not f.is_required() for f in section.model_fields.values()), section
-    with pytest.raises(pydantic.ValidationError):
+        assert all(f.required is False for f in msgspec.structs.fields(section)), section
+    with pytest.raises(msgspec.ValidationError):
         ModelConfig(dropout=2)
-    with pytest.raises(pydantic.ValidationError):
+    with pytest.raises(msgspec.ValidationError):
         Plan(kind="grid")
+
+
+def test_validating_a_config_does_not_import_pydantic():
+    """The validation stack is on the first-paint path (the Setup screen validates its preset
+    before it paints): it must stay cheap to import. pydantic (~0.1 s with the models) is not it."""
+    script = ("import sys; from cnn_tui.core.config import config_from_dict, field_docs, apply_overrides;"
+              " from cnn_tui.core.engine.plan import parse_plan;"
+              " config_from_dict({'train': {'epochs': 3}}); field_docs(); parse_plan({'repeat': 2});"
+              " print('pydantic' in sys.modules)")
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(repo)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize("data, message", [
@@ -82,7 +102,7 @@ def test_validators_refuse_with_their_reason():
         config_from_dict({"train": {"lr_schedule": "cosine", "reduce_lr": {"enabled": True}}}, "f.toml")
     with pytest.raises(ConfigError, match=r"^f\.toml: name = 'a b': must be 1-64 characters"):
         config_from_dict({"name": "a b"}, "f.toml")
-    with pytest.raises(pydantic.ValidationError):
+    with pytest.raises(msgspec.ValidationError):
         TrainConfig(lr_schedule="cosine", reduce_lr={"enabled": True})
     # field problems are reported before the section check runs
     with pytest.raises(ConfigError, match=r"train\.epochs = 0"):
@@ -93,13 +113,13 @@ def test_sections_are_frozen_hashable_values():
     a, b = ExperimentConfig(), ExperimentConfig.model_validate({"model": {"dropout": 0.5}})
     assert a == ExperimentConfig() and hash(a.model) == hash(ExperimentConfig().model) and a != b
     assert {a.model: 1}[ExperimentConfig().model] == 1
-    with pytest.raises((TypeError, pydantic.ValidationError)):
+    with pytest.raises((TypeError, AttributeError)):
         a.name = "x"  # type: ignore[misc]
     c = b.model_copy(update={"train": b.train.model_copy(update={"seed": 7})})
     assert c.train.seed == 7 and b.train.seed == 42 and c.model.dropout == 0.5
     assert pickle.loads(pickle.dumps(c)) == c
     assert ExperimentConfig.model_validate(c) is c
-    assert TrainConfig.model_fields["epochs"].default == 10
+    assert {f.name: f.default for f in msgspec.structs.fields(TrainConfig)}["epochs"] == 10
 
 
 def test_dumps():
@@ -119,6 +139,9 @@ def test_field_docs_come_from_the_docstrings():
     assert docs["train.epochs"] == {"doc": "Number of epochs.", "type": "int", "default": 10, "choices": None}
     assert docs["model.activation"]["choices"] == ["relu", "leaky_relu", "elu", "tanh", "sigmoid"]
     assert docs["data.image_size"]["default"] is None
+    assert docs["data.image_size"]["type"] == "tuple[int, int] | None" and docs["data.train_limit"]["type"] == "int | None"
+    assert docs["model.blocks"]["type"] == "tuple[str, ...] | None" and docs["model.l2"]["type"] == "float"
+    assert docs["experiment"]["type"] == "dict[str, typing.Any] | None" and docs["model.bn_order"]["type"] == "Literal"
     assert docs["model.bn_momentum"]["doc"].startswith("Momentum of batch norm's") and "\n" in docs["model.bn_momentum"]["doc"]
     assert all(d["doc"] for d in docs.values()), [k for k, d in docs.items() if not d["doc"]]
 

@@ -1,8 +1,9 @@
 """The experiment config: one schema for data, model and training, with TOML load/save.
 
-An :class:`ExperimentConfig` is plain data: frozen pydantic models, unknown keys rejected,
-the one validation stack of cnn-tui (plan files, :mod:`cnn_tui.core.engine.plan`, use it too).
-Every field has a docstring; :func:`field_docs` exposes them to the CLI and the TUI. Errors are
+An :class:`ExperimentConfig` is plain data: frozen msgspec structs, unknown keys rejected,
+the one validation stack of cnn-tui (:mod:`cnn_tui.core.validation`; plan files,
+:mod:`cnn_tui.core.engine.plan`, use it too). Every field has a docstring; :func:`field_docs`
+exposes them to the CLI and the TUI (read from this file's source on first use). Errors are
 :class:`~cnn_tui.core.errors.ConfigError` with one line that names
 the file, the dotted key, the bad value and what is allowed.
 """
@@ -12,13 +13,15 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal
 
+import msgspec
 import tomli_w
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cnn_tui.core.errors import ConfigError
 from cnn_tui.core.fsutil import atomic_write_text
+from cnn_tui.core.validation import Meta, Section, ValidationError, choices_of, field_docstrings, problems
+from cnn_tui.core.validation import section_type, shown_type
 
 Normalization = Literal["none", "rescale", "zero_center", "standardize"]
 Activation = Literal["relu", "leaky_relu", "elu", "tanh", "sigmoid"]
@@ -27,24 +30,12 @@ Optimizer = Literal["sgd", "adam", "rmsprop", "adamw"]
 Monitor = Literal["val_accuracy", "val_loss", "accuracy", "loss"]
 
 
-def _square(value: Any) -> Any:
-    """``32`` -> ``(32, 32)``: one number is a square image size; [height, width] and None
-    go on to the type check."""
-    if isinstance(value, bool) or not (value is None or isinstance(value, (int, list, tuple))):
-        raise ValueError("expected [height, width] or one number for a square, e.g. 32")
-    return (value, value) if isinstance(value, int) else value
+_SQUARE = "expected [height, width] or one number for a square, e.g. 32"
+# One number is a square image size (DataConfig._check turns 32 into (32, 32)); shown as the pair.
+ImageSize = Annotated[int | tuple[int, int] | None, Meta(extra={"refused": _SQUARE, "shown_type": "tuple[int, int] | None"})]
 
 
-ImageSize = Annotated[tuple[int, int] | None, BeforeValidator(_square)]
-
-
-class _Section(BaseModel):
-    """Frozen, unknown keys refused, field docstrings as descriptions."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-class AugmentConfig(_Section):
+class AugmentConfig(Section, frozen=True, forbid_unknown_fields=True):
     """Random augmentation, applied by Keras preprocessing layers during training only."""
 
     hflip: bool = False
@@ -53,26 +44,26 @@ class AugmentConfig(_Section):
     """Random up-down flip."""
     rot90: bool = False
     """Random rotation by a multiple of 90 degrees (square images only)."""
-    rotation: float = Field(0.0, ge=0.0, le=180.0)
+    rotation: Annotated[float, Meta(ge=0.0, le=180.0)] = 0.0
     """Random rotation up to +/- this many degrees (0 = off)."""
-    shift: float = Field(0.0, ge=0.0, lt=1.0)
+    shift: Annotated[float, Meta(ge=0.0, lt=1.0)] = 0.0
     """Random translation up to this fraction of height and width (0 = off)."""
-    zoom: float = Field(0.0, ge=0.0, lt=1.0)
+    zoom: Annotated[float, Meta(ge=0.0, lt=1.0)] = 0.0
     """Random zoom in/out up to this fraction (0 = off)."""
-    shear: float = Field(0.0, ge=0.0, lt=1.0)
+    shear: Annotated[float, Meta(ge=0.0, lt=1.0)] = 0.0
     """Random shear up to this fraction (0 = off)."""
-    brightness: float = Field(0.0, ge=0.0, le=1.0)
+    brightness: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.0
     """Random brightness change up to this fraction of the value range (0 = off)."""
-    contrast: float = Field(0.0, ge=0.0, le=1.0)
+    contrast: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.0
     """Random contrast change up to this factor (0 = off)."""
 
     @property
     def any(self) -> bool:
         """Whether any augmentation is on."""
-        return any(bool(v) for v in self.model_dump().values())
+        return any(bool(getattr(self, name)) for name in self.__struct_fields__)
 
 
-class DataConfig(_Section):
+class DataConfig(Section, frozen=True, forbid_unknown_fields=True):
     """Where the images come from and how they are split and preprocessed."""
 
     dataset: str = "digits"
@@ -83,13 +74,13 @@ class DataConfig(_Section):
     """Channels for folder: datasets: auto keeps what the files have (RGB if mixed)."""
     labels_from: Literal["subfolder", "prefix"] = "subfolder"
     """folder: datasets: class = sub-folder name, or the file-name prefix before the first digit/separator."""
-    validation_split: float = Field(0.1, ge=0.0, lt=1.0)
+    validation_split: Annotated[float, Meta(ge=0.0, lt=1.0)] = 0.1
     """Fraction of the training split held out for validation (stratified, seeded)."""
-    test_split: float = Field(0.2, gt=0.0, lt=1.0)
+    test_split: Annotated[float, Meta(gt=0.0, lt=1.0)] = 0.2
     """Fraction held out as test set for sources without an official test split."""
-    train_limit: int | None = Field(None, ge=1)
+    train_limit: Annotated[int, Meta(ge=1)] | None = None
     """Use a stratified subset of at most this many training images (quick runs)."""
-    test_limit: int | None = Field(None, ge=1)
+    test_limit: Annotated[int, Meta(ge=1)] | None = None
     """Use a stratified subset of at most this many test images."""
     split_seed: int = 0
     """Seed of the train/validation/test split and the subsets (kept fixed across repeats)."""
@@ -98,8 +89,12 @@ class DataConfig(_Section):
     augment: AugmentConfig = AugmentConfig()
     """Training-time augmentation toggles."""
 
+    def _check(self) -> None:
+        if isinstance(self.image_size, int):
+            msgspec.structs.force_setattr(self, "image_size", (self.image_size, self.image_size))
 
-class ModelConfig(_Section):
+
+class ModelConfig(Section, frozen=True, forbid_unknown_fields=True):
     """The architecture and the toggles applied across it."""
 
     architecture: str = "tiny"
@@ -116,63 +111,63 @@ class ModelConfig(_Section):
     """Batch normalization after every conv and hidden dense layer (convs then have no bias)."""
     bn_order: Literal["pre", "post"] = "pre"
     """Batch norm before the activation (pre) or after it (post)."""
-    bn_momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    bn_momentum: Annotated[float, Meta(ge=0.0, lt=1.0)] = 0.9
     """Momentum of batch norm's moving mean/variance, the statistics used at test time.
     Keras' default 0.99 needs ~500 steps to settle: on short runs the test accuracy of a
     BN net then collapses to chance while the training accuracy looks fine."""
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    dropout: Annotated[float, Meta(ge=0.0, lt=1.0)] = 0.0
     """Dropout rate at the architecture's marked places (plain `dropout` blocks), or before
     the classifier where it has none; 0 removes them."""
-    l2: float = Field(0.0, ge=0.0, le=1.0)
+    l2: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.0
     """L2 weight penalty on every kernel (0 = off)."""
 
 
-class ReduceLRConfig(_Section):
+class ReduceLRConfig(Section, frozen=True, forbid_unknown_fields=True):
     """keras.callbacks.ReduceLROnPlateau."""
 
     enabled: bool = False
     """Lower the learning rate when the monitored metric stops improving."""
     monitor: Monitor = "val_accuracy"
     """Metric to watch."""
-    factor: float = Field(0.1, gt=0.0, lt=1.0)
+    factor: Annotated[float, Meta(gt=0.0, lt=1.0)] = 0.1
     """Multiply the learning rate by this."""
-    patience: int = Field(5, ge=0)
+    patience: Annotated[int, Meta(ge=0)] = 5
     """Epochs without improvement before lowering."""
-    cooldown: int = Field(3, ge=0)
+    cooldown: Annotated[int, Meta(ge=0)] = 3
     """Epochs to wait after a reduction."""
-    min_lr: float = Field(0.0, ge=0.0)
+    min_lr: Annotated[float, Meta(ge=0.0)] = 0.0
     """Lower bound of the learning rate."""
 
 
-class EarlyStoppingConfig(_Section):
+class EarlyStoppingConfig(Section, frozen=True, forbid_unknown_fields=True):
     """keras.callbacks.EarlyStopping."""
 
     enabled: bool = False
     """Stop when the monitored metric stops improving."""
     monitor: Monitor = "val_accuracy"
     """Metric to watch."""
-    patience: int = Field(3, ge=0)
+    patience: Annotated[int, Meta(ge=0)] = 3
     """Epochs without improvement before stopping."""
     restore_best: bool = True
     """Restore the weights of the best epoch at the end."""
 
 
-class TrainConfig(_Section):
+class TrainConfig(Section, frozen=True, forbid_unknown_fields=True):
     """Optimizer, schedule, callbacks and device options."""
 
-    epochs: int = Field(10, ge=1, le=100_000)
+    epochs: Annotated[int, Meta(ge=1, le=100_000)] = 10
     """Number of epochs."""
-    batch_size: int = Field(128, ge=1, le=65_536)
+    batch_size: Annotated[int, Meta(ge=1, le=65_536)] = 128
     """Images per batch."""
     optimizer: Optimizer = "adam"
     """Optimizer."""
-    learning_rate: float = Field(1e-3, gt=0.0, le=10.0)
+    learning_rate: Annotated[float, Meta(gt=0.0, le=10.0)] = 1e-3
     """Initial learning rate."""
-    momentum: float = Field(0.0, ge=0.0, lt=1.0)
+    momentum: Annotated[float, Meta(ge=0.0, lt=1.0)] = 0.0
     """Momentum (sgd and rmsprop only)."""
     lr_schedule: Literal["constant", "cosine", "exponential"] = "constant"
     """Learning-rate schedule over epochs."""
-    lr_decay: float = Field(0.95, gt=0.0, le=1.0)
+    lr_decay: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.95
     """Per-epoch factor of the exponential schedule."""
     seed: int = 42
     """Seed of weights, shuffling and augmentation."""
@@ -185,7 +180,7 @@ class TrainConfig(_Section):
     ("precise BN"): one training-mode pass over train.precise_bn_images training images,
     augmentation and dropout off. Short runs otherwise test with statistics that still
     remember the first steps. No effect without batch norm."""
-    precise_bn_images: int = Field(2000, ge=1, le=1_000_000)
+    precise_bn_images: Annotated[int, Meta(ge=1, le=1_000_000)] = 2000
     """Training images (rounded up to whole batches, at most the training split) the
     precise-BN pass averages batch statistics over."""
     mixed_precision: bool = False
@@ -200,22 +195,25 @@ class TrainConfig(_Section):
     """Save the trained model as model.keras in the run folder."""
     checkpoint: bool = True
     """Checkpoint model and optimizer at epoch ends (what `cnn-tui resume` continues from)."""
-    checkpoint_every: float = Field(30.0, ge=0.0, le=86400.0)
+    checkpoint_every: Annotated[float, Meta(ge=0.0, le=86400.0)] = 30.0
     """Seconds of training between two checkpoints, written at the first epoch end after
     that long (0 = every epoch). The first completed epoch is always written, and a stop or
     failure writes the last completed epoch anyway."""
 
-    @model_validator(mode="after")
-    def _one_lr_controller(self) -> TrainConfig:
+    def _check(self) -> None:
         if self.lr_schedule != "constant" and self.reduce_lr.enabled:
             raise ValueError(
                 f"lr_schedule = {self.lr_schedule!r} and reduce_lr.enabled = true both set the learning rate;"
                 " choose one (lr_schedule = 'constant' to use reduce_lr)"
             )
-        return self
 
 
-class ExperimentConfig(_Section):
+def _name_fits_a_folder(value: str) -> None:
+    if not value or len(value) > 64 or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in value):
+        raise ValueError("must be 1-64 characters of letters, digits, '-', '_' or '.'")
+
+
+class ExperimentConfig(Section, frozen=True, forbid_unknown_fields=True):
     """A complete, resolved experiment: what a preset file holds and a run stores."""
 
     name: str = "experiment"
@@ -231,61 +229,47 @@ class ExperimentConfig(_Section):
     experiment: dict[str, Any] | None = None
     """Optional study plan (grid / repeat / ablation / variants); see `cnn-tui experiment`."""
 
-    @field_validator("name")
-    @classmethod
-    def _name_fits_a_folder(cls, value: str) -> str:
-        if (
-            not value or len(value) > 64 or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in value)
-        ):
-            raise ValueError("must be 1-64 characters of letters, digits, '-', '_' or '.'")
-        return value
+    field_checks: ClassVar = {"name": _name_fits_a_folder}
 
 
 # ---------------------------------------------------------------------------------------
 # Loading, saving, overrides
 
 
-def _format_validation_error(exc: ValidationError, source: str) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err.get("loc", ()) if not isinstance(p, int)) or "(top level)"
-    kind = err.get("type", "")
-    value = err.get("input")
+def _format_problems(cls: type[Section], data: Any, source: str) -> str:
+    """The first problem of ``data`` as one line: file, dotted key, the value as written, why."""
+    found = problems(cls, data) or [None]
+    first = found[0]
     prefix = f"{source}: " if source else ""
-    if kind == "extra_forbidden":
+    if first is None:  # (refused by msgspec, passed by the walk: should not happen)
+        return f"{prefix}invalid config"
+    loc = ".".join(str(p) for p in first.loc if not isinstance(p, int)) or "(top level)"
+    if first.kind == "extra":
         parent = loc.rsplit(".", 1)[0] if "." in loc else ""
         allowed = ", ".join(_allowed_keys(parent))
         return f"{prefix}unknown key '{loc}' (allowed here: {allowed})"
-    msg = err.get("msg", "invalid value")
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
-    more = len(exc.errors()) - 1
+    more = len(found) - 1
     tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    if kind == "missing":
+    if first.kind == "missing":
         return f"{prefix}{loc}: required key is missing{tail}"
-    if isinstance(value, dict):
-        return f"{prefix}{loc}: {msg}{tail}"
-    return f"{prefix}{loc} = {value!r}: {msg}{tail}"
+    if isinstance(first.value, dict):
+        return f"{prefix}{loc}: {first.msg}{tail}"
+    return f"{prefix}{loc} = {first.value!r}: {first.msg}{tail}"
 
 
-def _section_model(dotted_parent: str) -> type[BaseModel] | None:
-    model: type[BaseModel] = ExperimentConfig
-    if not dotted_parent:
-        return model
-    for part in dotted_parent.split("."):
-        field = model.model_fields.get(part)
-        if field is None:
-            return None
-        ann = field.annotation
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            model = ann
-        else:
+def _section_model(dotted_parent: str) -> type[Section] | None:
+    model: type[Section] | None = ExperimentConfig
+    for part in dotted_parent.split(".") if dotted_parent else ():
+        field = next((f for f in msgspec.structs.fields(model) if f.name == part), None)
+        model = section_type(field.type) if field else None
+        if model is None:
             return None
     return model
 
 
 def _allowed_keys(dotted_parent: str) -> list[str]:
     model = _section_model(dotted_parent)
-    return list(model.model_fields) if model else []
+    return list(model.__struct_fields__) if model else []
 
 
 def config_from_dict(data: dict[str, Any], source: str = "") -> ExperimentConfig:
@@ -294,8 +278,8 @@ def config_from_dict(data: dict[str, Any], source: str = "") -> ExperimentConfig
         raise ConfigError(f"{source or 'config'}: expected a table of sections, got {type(data).__name__}")
     try:
         return ExperimentConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, source)) from None
+    except ValidationError:
+        raise ConfigError(_format_problems(ExperimentConfig, data, source)) from None
 
 
 def load_config(path: str | os.PathLike) -> ExperimentConfig:
@@ -404,27 +388,19 @@ def field_docs() -> dict[str, dict[str, Any]]:
     """Dotted key -> {"doc", "type", "default", "choices"} for every leaf field of the schema."""
     out: dict[str, dict[str, Any]] = {}
 
-    def walk(prefix: str, model: type[BaseModel]) -> None:
-        for name, field in model.model_fields.items():
-            key = f"{prefix}.{name}" if prefix else name
-            ann = field.annotation
-            if get_origin(ann) is Annotated:  # Annotated[X, BeforeValidator(f)]: the type is X
-                ann = get_args(ann)[0]
-            if isinstance(ann, type) and issubclass(ann, BaseModel):
-                walk(key, ann)
+    def walk(prefix: str, model: type[Section]) -> None:
+        docs = field_docstrings(model)
+        for field in msgspec.structs.fields(model):
+            key = f"{prefix}.{field.name}" if prefix else field.name
+            inner = section_type(field.type)
+            if inner is not None:
+                walk(key, inner)
                 continue
-            choices = None
-            if get_origin(ann) is Literal:
-                choices = list(get_args(ann))
-            elif get_origin(ann) is Union:
-                for arg in get_args(ann):
-                    if get_origin(arg) is Literal:
-                        choices = list(get_args(arg))
             out[key] = {
-                "doc": field.description or "",
-                "type": getattr(ann, "__name__", str(ann)),
+                "doc": docs.get(field.name, ""),
+                "type": shown_type(field.type),
                 "default": field.default,
-                "choices": choices,
+                "choices": choices_of(field.type),
             }
 
     walk("", ExperimentConfig)

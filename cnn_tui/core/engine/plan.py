@@ -20,41 +20,34 @@ import re
 import shlex
 import tomllib
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from typing import Annotated, Any, Literal
 
 from cnn_tui.core.config import ExperimentConfig, apply_overrides, parse_override
 from cnn_tui.core.errors import ConfigError
 from cnn_tui.core.formatting import METRICS  # a study's primary metric is one of them
+from cnn_tui.core.validation import Meta, Section, ValidationError, problems
 
 _KIND_PREFIX = {"grid": "g", "ablation": "a", "variants": "v", "repeat": "r"}
 
 
-
-class _PlanModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Step(_PlanModel):
+class Step(Section, frozen=True, forbid_unknown_fields=True):
     """One ablation step or variant: a name and dotted overrides."""
 
-    name: str = Field(min_length=1, max_length=80)
+    name: Annotated[str, Meta(min_length=1, max_length=80)]
     set: dict[str, Any] = {}
 
 
-class Plan(_PlanModel):
+class Plan(Section, frozen=True, forbid_unknown_fields=True):
     """The ``[experiment]`` table of a config."""
 
     kind: Literal["grid", "ablation", "variants", "repeat"] = "repeat"
-    repeat: int = Field(1, ge=1, le=1000)
+    repeat: Annotated[int, Meta(ge=1, le=1000)] = 1
     metric: Literal[METRICS] = "test_accuracy"  # type: ignore[valid-type]
     grid: dict[str, list[Any]] | None = None
     steps: list[Step] | None = None
     variants: list[Step] | None = None
 
-    @model_validator(mode="after")
-    def _check_kind(self) -> "Plan":
+    def _check(self) -> None:
         needs = {"grid": "grid", "ablation": "steps", "variants": "variants"}.get(self.kind)
         for key in ("grid", "steps", "variants"):
             value = getattr(self, key)
@@ -70,7 +63,6 @@ class Plan(_PlanModel):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"experiment.{needs}: duplicate name {dupes[0]!r}")
-        return self
 
 
 def _kind_of(key: str) -> str:
@@ -104,16 +96,15 @@ def parse_plan(data: dict[str, Any] | Plan | None, source: str = "experiment") -
                          for s in data[key]]
     try:
         return Plan.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            allowed = ", ".join(Step.model_fields if "." in loc else Plan.model_fields)
+    except ValidationError:
+        err = problems(Plan, data)[0]
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.loc).lstrip(".")
+        if err.kind == "extra":
+            allowed = ", ".join(Step.__struct_fields__ if "." in loc else Plan.__struct_fields__)
             raise ConfigError(f"{source}: unknown key 'experiment.{loc}' (allowed here: {allowed})") from None
         if not loc:
-            raise ConfigError(f"{source}: {msg}") from None
-        raise ConfigError(f"{source}: experiment.{loc} = {err.get('input')!r}: {msg}") from None
+            raise ConfigError(f"{source}: {err.msg}") from None
+        raise ConfigError(f"{source}: experiment.{loc} = {err.value!r}: {err.msg}") from None
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:

@@ -342,3 +342,26 @@ def test_a_worker_loads_its_study_dataset_once_for_all_its_trials(tmp_path, monk
     assert loads == [f"arrays:{data}"]
     assert sources.load_dataset(sources._data_cfg(apply_overrides(load_preset("digits-quick"), [
         f"data.dataset=arrays:{data}"]))) is not None and loads == [f"arrays:{data}"] * 2  # off again
+
+
+def test_a_worker_ends_without_the_interpreter_teardown_once_its_stdin_ends(tmp_path):
+    """The study waits for its workers to end, and a Python process with TensorFlow loaded
+    spends seconds tearing down: a worker whose trials are all answered exits at once
+    (exit code 0, no atexit handler run)."""
+    hook, mark = tmp_path / "hook", tmp_path / "teardown-ran"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import atexit, os\natexit.register(lambda: open(os.environ['TEARDOWN_MARK'], 'w').close())\n")
+    env = worker_env(0, 1, cpus=1, gpus=[])
+    env.pop("CNN_TUI_TF_THREADS")  # no TensorFlow needed for a job that fails to build
+    env.update(PYTHONPATH=os.pathsep.join([str(hook), env["PYTHONPATH"]]), TEARDOWN_MARK=str(mark))
+    proc = subprocess.Popen([sys.executable, "-m", "cnn_tui.core.engine.trial_worker"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    job = {"trial": "a", "config": {"model": {"bogus": 1}}, "runs_dir": str(tmp_path), "name": "a", "tags": {}}
+    proc.stdin.write(json.dumps({"job": job}) + "\n")
+    proc.stdin.flush()
+    answer = json.loads(proc.stdout.readline())
+    out, err = proc.communicate(timeout=60)  # closes stdin: the worker ends
+    assert proc.returncode == 0 and out == "", err
+    assert answer["result"]["status"] == "failed"
+    assert not mark.exists()

@@ -40,10 +40,12 @@ _kept: dict[str, Any] = {"on": False, "key": None, "dataset": None}
 
 def keep_last_dataset(on: bool = True) -> None:
     """Let :func:`load_dataset` keep the dataset it loaded last in this process and hand
-    the same object back when asked again for an equal data config whose source (file or
-    folder, and the variables that locate the built-ins) is unchanged. For the worker
-    processes of a study, which train one trial after another on the same data; the
-    datasets are never modified after loading. ``on=False`` drops what was kept."""
+    the same object back when asked again for an equal data config whose source looks
+    unchanged: the same modification time, size and inode of the ``arrays:`` file or the
+    ``folder:`` folder itself (not of the files below it), the same ``CNN_TUI_DATA`` and
+    ``KERAS_HOME`` for a built-in. For the worker processes of a study, which train one
+    trial after another on the same data and end with it; the datasets are never modified
+    after loading. ``on=False`` drops what was kept."""
     _kept.update(on=bool(on), key=None, dataset=None)
 
 

@@ -51,6 +51,28 @@ def _ray(*args: str, env: dict[str, str]) -> None:
         sys.exit(f"ray {args[0]} failed (exit {proc.returncode}): {proc.stdout[-2000:]}")
 
 
+def _ray_processes() -> list[str]:
+    """Pids of Ray's processes on this machine (raylet, GCS, agents, workers)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if b"raylet" in cmdline or b"gcs_server" in cmdline or cmdline.startswith(b"ray::"):
+                pids.append(entry.name)
+    return pids
+
+
+def _wait_ray_gone(timeout: float = 20.0) -> None:
+    """Wait (untimed) until the Ray processes of the sweep before have exited: ``ray.shutdown``
+    returns while they still end, and their exit must not be billed to the next sweep."""
+    deadline = time.monotonic() + timeout
+    while _ray_processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def _sweep(mode: str, workdir: Path, overrides: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall seconds of the sweep and CPU seconds of the processes it waited for (its worker
     processes included; Ray's are not: its raylet reaps them)."""
@@ -69,6 +91,8 @@ def _sweep(mode: str, workdir: Path, overrides: list[str], env: dict[str, str]) 
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if mode == "ray_running":
         _ray("stop", env=env)
+    if mode.startswith("ray"):
+        _wait_ray_gone()
     done = sum(1 for p in runs.glob("*/status.json") if '"completed"' in p.read_text())
     if proc.returncode != 0 or done != 8:
         sys.exit(f"{mode} sweep failed (exit {proc.returncode}, {done}/8 completed): {proc.stderr[-2000:]}")

@@ -105,7 +105,7 @@ def metrics_summary(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def load_experiment(exp_dir: Path) -> tuple[ExperimentConfig, Plan]:
     """Base config and plan of an experiment folder."""
-    from cnn_tui.core.engine.plan import parse_plan  # pydantic: off the app's start-up path
+    from cnn_tui.core.engine.plan import parse_plan  # the plan models: imported when a study folder is read
 
     config = load_config(Path(exp_dir) / PLAN_FILE)
     return config, parse_plan(config.experiment, str(Path(exp_dir) / PLAN_FILE))

@@ -12,27 +12,18 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+from textual.app import App
+from textual.screen import Screen
+
+from cnn_tui.core.engine import RunResult
 from cnn_tui.core.engine.events import BatchEnd, EpochEnd, Evaluated, Log, RunFinished, RunStarted
 from cnn_tui.core.errors import CnnTuiError
 from cnn_tui.core.results.store import RunStore
-
-try:
-    from cnn_tui.core.engine import RunResult
-except ImportError:  # the engine package is not there yet: same fields
-
-    @dataclass(frozen=True)
-    class RunResult:  # type: ignore[no-redef]
-        run_id: str
-        run_dir: Path
-        status: str
-        metrics: dict[str, Any] | None
-        error: str | None = None
 
 
 SIZE = (120, 40)
@@ -216,3 +207,32 @@ async def wait_for(condition: Any, timeout: float = 10.0, interval: float = 0.02
             return True
         await asyncio.sleep(interval)
     return bool(condition())
+
+
+class ScreenApp(App):
+    """Pushes one screen over the default one (so Back has somewhere to go)."""
+
+    def __init__(self, make: Callable[[], Screen]):
+        super().__init__()
+        self._make = make
+
+    def on_mount(self) -> None:
+        self.push_screen(self._make())
+
+
+async def train_four_epochs(app: Any, pilot: Any) -> None:
+    """F5 on a Setup screen that is ready: a 4-epoch fake run to its end, every batch drawn,
+    the end-of-run toast cleared and the Training screen synced (a stable picture)."""
+    setup = app.setup_screen
+    setup.field("train.epochs").control.value = "4"
+    assert await wait_for(lambda: setup.config is not None and setup.config.train.epochs == 4)
+    await pilot.press("f5")
+    assert await wait_for(lambda: app.session.monitor is not None and app.session.monitor.status == "completed",
+                          timeout=20)
+    assert await wait_for(lambda: not app.training_active)
+    # The end-of-run toast comes from the worker's state change, which may land after the
+    # above: wait for it, then clear it, so it is never half in the picture.
+    assert await wait_for(lambda: any("press r" in str(n.message) for n in app._notifications))
+    app.clear_notifications()
+    app.training_screen.sync(force=True)
+    await pilot.pause()

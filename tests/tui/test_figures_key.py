@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 from canned import RUN_A, RUN_B, make_runs
-from fake_engine import wait_for
+from fake_engine import ScreenApp, wait_for
 from PIL import Image
 from textual.app import App
-from textual.screen import Screen
 from textual.widgets import DataTable
 
 from cnn_tui.tui.dialogs.help import KEYS
@@ -17,14 +15,6 @@ from cnn_tui.tui.report_figures import FIGURES_KEY
 from cnn_tui.tui.results import ResultsScreen
 from cnn_tui.tui.runs import RunsScreen
 
-
-class ScreenApp(App):
-    def __init__(self, make: Callable[[], Screen]):
-        super().__init__()
-        self._make = make
-
-    def on_mount(self) -> None:
-        self.push_screen(self._make())
 
 
 def _pngs(folder: Path) -> list[str]:

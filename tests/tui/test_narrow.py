@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from canned import RUN_A, make_runs
-from fake_engine import FakeEngine, wait_for
+from fake_engine import FakeEngine, train_four_epochs, wait_for
 from textual.geometry import Size
 from textual.widgets import DataTable
 
@@ -93,17 +93,8 @@ async def setup_ready(app) -> None:
 
 async def train_done(app, pilot) -> None:
     """A 4-epoch fake run, every batch drawn (see test_training_snapshot)."""
-    setup = app.setup_screen
     await setup_ready(app)
-    setup.field("train.epochs").control.value = "4"
-    assert await wait_for(lambda: setup.config is not None and setup.config.train.epochs == 4)
-    await pilot.press("f5")
-    assert await wait_for(lambda: app.session.monitor is not None and app.session.monitor.status == "completed", timeout=20)
-    assert await wait_for(lambda: not app.training_active)
-    assert await wait_for(lambda: any("press r" in str(n.message) for n in app._notifications))
-    app.clear_notifications()
-    app.training_screen.sync(force=True)
-    await pilot.pause()
+    await train_four_epochs(app, pilot)
 
 
 def training_engine(app_in) -> tuple[CnnTuiApp, FakeEngine]:

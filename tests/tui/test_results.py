@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from canned import CLASS_NAMES, RUN_A, make_runs
-from fake_engine import wait_for
-from textual.app import App
-from textual.screen import Screen
+from fake_engine import ScreenApp, wait_for
 from textual.widgets import DataTable, Select, Static, TabbedContent
 
 from cnn_tui.tui.results import ResultsScreen
@@ -17,16 +14,6 @@ from cnn_tui.tui.widgets.confusion import ConfusionMatrix, cell_colour
 from cnn_tui.tui.widgets.curves import CurvePlot
 from cnn_tui.tui.widgets.gallery import SampleGallery, SampleTile, display_size, halfblock_pixels
 
-
-class ScreenApp(App):
-    """Pushes one screen over the default one (so Back has somewhere to go)."""
-
-    def __init__(self, make: Callable[[], Screen]):
-        super().__init__()
-        self._make = make
-
-    def on_mount(self) -> None:
-        self.push_screen(self._make())
 
 
 def plain(widget: Static) -> str:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from canned import RUN_A, RUN_B, RUN_CRASHED, RUN_DAMAGED, RUN_FAILED, RUN_STOPPED, make_run, make_runs
-from fake_engine import wait_for
-from textual.app import App
-from textual.screen import Screen
+from fake_engine import ScreenApp, wait_for
 from textual.widgets import Checkbox, DataTable, Input, Select
 
 from cnn_tui.tui.results import ResultsScreen
@@ -17,14 +14,6 @@ from cnn_tui.tui.runs import RunsScreen, sort_rows
 from cnn_tui.tui.widgets.curves import CurvePlot
 from cnn_tui.tui.dialogs.export import ExportDialog
 
-
-class ScreenApp(App):
-    def __init__(self, make: Callable[[], Screen]):
-        super().__init__()
-        self._make = make
-
-    def on_mount(self) -> None:
-        self.push_screen(self._make())
 
 
 @pytest.fixture()

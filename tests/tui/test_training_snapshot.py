@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fake_engine import SIZE, FakeEngine, wait_for
+from fake_engine import SIZE, FakeEngine, train_four_epochs, wait_for
 
 
 def test_training_screen_after_a_run_snapshot(make_app, snap_compare):
@@ -14,16 +14,6 @@ def test_training_screen_after_a_run_snapshot(make_app, snap_compare):
     async def run_before(pilot) -> None:
         setup = app.setup_screen
         assert await wait_for(lambda: setup.config is not None and setup.preset_name == "digits-quick")
-        setup.field("train.epochs").control.value = "4"
-        assert await wait_for(lambda: setup.config is not None and setup.config.train.epochs == 4)
-        await pilot.press("f5")
-        assert await wait_for(lambda: app.session.monitor is not None and app.session.monitor.status == "completed", timeout=20)
-        assert await wait_for(lambda: not app.training_active)
-        # The end-of-run toast comes from the worker's state change, which may land after the
-        # above: wait for it, then clear it, so it is never half in the picture.
-        assert await wait_for(lambda: any("press r" in str(n.message) for n in app._notifications))
-        app.clear_notifications()
-        app.training_screen.sync(force=True)
-        await pilot.pause()
+        await train_four_epochs(app, pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -117,19 +117,23 @@ CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
 
 # The product silences Pillow's bomb warning once per process; pytest resets warning filters per test.
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
-@pytest.mark.parametrize(("make", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_dataset_or_model_exits_2_with_one_line(tmp_path, capsys, monkeypatch, make, fragment) -> None:
-    monkeypatch.chdir(tmp_path)
-    runs = tmp_path / "runs"
-    argv = ["run", "digits-quick", "--runs-dir", str(runs), "--set", "train.epochs=1", *make(tmp_path)]
-    code = main(argv)
+
+def assert_refused(code: int, capsys, fragment: str, runs, left: str) -> None:
+    """Exit 2 with one error line holding ``fragment``, no traceback, no output, nothing in ``runs``."""
     captured = capsys.readouterr()
     assert code == 2, captured.err
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1, captured.err
     assert lines[0].startswith("cnn-tui: error: ") and fragment in lines[0], lines[0]
     assert "Traceback" not in captured.err and captured.out == ""
-    assert not runs.exists() or not any(runs.iterdir()), "a refused run left a run folder"
+    assert not runs.exists() or not any(runs.iterdir()), left
+
+@pytest.mark.parametrize(("make", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_dataset_or_model_exits_2_with_one_line(tmp_path, capsys, monkeypatch, make, fragment) -> None:
+    monkeypatch.chdir(tmp_path)
+    runs = tmp_path / "runs"
+    argv = ["run", "digits-quick", "--runs-dir", str(runs), "--set", "train.epochs=1", *make(tmp_path)]
+    assert_refused(main(argv), capsys, fragment, runs, "a refused run left a run folder")
 
 
 # A study checks the same sources before it writes anything (headers and labels only, no
@@ -145,14 +149,7 @@ def test_bad_dataset_or_model_refuses_a_study_before_writing(tmp_path, capsys, m
     runs = tmp_path / "runs"
     argv = ["sweep", "digits-quick", "--grid", "model.batch_norm=true,false", "--runs-dir", str(runs),
             "--set", "train.epochs=1", *make(tmp_path)]
-    code = main(argv)
-    captured = capsys.readouterr()
-    assert code == 2, captured.err
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1, captured.err
-    assert lines[0].startswith("cnn-tui: error: ") and fragment in lines[0], lines[0]
-    assert "Traceback" not in captured.err and captured.out == ""
-    assert not runs.exists() or not any(runs.iterdir()), "a refused study left a folder"
+    assert_refused(main(argv), capsys, fragment, runs, "a refused study left a folder")
 
 
 # ---------------------------------------------------------------------------------------

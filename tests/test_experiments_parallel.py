@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_env import cli_env
 from cnn_tui.cli import main
 from cnn_tui.core.config import apply_overrides
 from cnn_tui.core.engine import events as ev
@@ -174,10 +175,7 @@ def test_a_killed_worker_fails_its_trial_a_skip_and_a_stop_end_theirs(tmp_path):
     assert executor.running() == {}
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(PYTHONPATH=str(REPO), CNN_TUI_RUNS_DIR=str(tmp_path / "runs"), KERAS_HOME=str(tmp_path / "keras"))
-    return env
+_env = cli_env
 
 
 def test_sigkill_of_a_study_with_workers_then_resume_runs_each_trial_once(tmp_path):

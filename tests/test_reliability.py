@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_env import cli_env
 from cnn_tui.cli import main
 from cnn_tui.core.results.history import read_history
 from cnn_tui.core.results.store import RunStore
@@ -26,15 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 EPOCHS = 12
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        PYTHONPATH=str(REPO),
-        CNN_TUI_RUNS_DIR=str(tmp_path / "runs"),
-        CNN_TUI_PRESETS_DIR=str(tmp_path / "presets"),
-        KERAS_HOME=str(tmp_path / "keras"),
-    )
-    return env
+_env = cli_env
 
 
 def _cli(args: list[str], tmp_path: Path, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -9,7 +9,6 @@ starts two real ``cnn-tui run`` processes.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import pytest
 
 import test_cli_support as support
+from cli_env import cli_env
 from cnn_tui.cli import main
 from cnn_tui.core.config import ExperimentConfig, apply_overrides
 from cnn_tui.core.results.store import RunStore
@@ -234,11 +234,7 @@ def test_a_tampered_experiment_progress_is_one_line(tmp_path, capsys, monkeypatc
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(PYTHONPATH=os.pathsep.join([str(REPO), str(Path(__file__).resolve().parent)]),
-               CNN_TUI_RUNS_DIR=str(tmp_path / "runs"), CNN_TUI_PRESETS_DIR=str(tmp_path / "presets"),
-               KERAS_HOME=str(tmp_path / "keras"), **extra)  # fmt: skip
-    return env
+    return cli_env(tmp_path, pythonpath=(Path(__file__).resolve().parent,), **extra)
 
 
 def test_two_real_runs_at_once_with_the_same_name_both_complete_apart(tmp_path) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from cli_env import cli_env
 from cnn_tui.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,15 +92,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        PYTHONPATH=str(REPO),
-        CNN_TUI_RUNS_DIR=str(tmp_path / "runs"),
-        CNN_TUI_PRESETS_DIR=str(tmp_path / "presets"),
-        KERAS_HOME=str(tmp_path / "keras"),
-    )
-    return env
+_env = cli_env
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

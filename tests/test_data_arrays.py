@@ -106,3 +106,20 @@ def test_keep_last_dataset_hands_back_the_same_load_while_config_and_file_are_un
     finally:
         keep_last_dataset(False)
     assert _load(path) is not _load(path)
+
+
+def test_turning_keep_last_dataset_on_again_keeps_what_is_kept(tmp_path):
+    """A Ray task calls keep_last_dataset() at the start of each trial it runs in a worker
+    process: a second call while it is on must not drop the dataset the trial before loaded."""
+    from cnn_tui.core.data import keep_last_dataset
+
+    path = tmp_path / "set.npz"
+    np.savez(path, x_train=np.zeros((40, 4, 4, 1), dtype=np.uint8), y_train=np.arange(40) % 2)
+    keep_last_dataset()
+    try:
+        first = _load(path)
+        keep_last_dataset()  # the next trial's task
+        assert _load(path) is first
+    finally:
+        keep_last_dataset(False)
+    assert _load(path) is not first

@@ -45,8 +45,11 @@ def keep_last_dataset(on: bool = True) -> None:
     ``folder:`` folder itself (not of the files below it), the same ``CNN_TUI_DATA`` and
     ``KERAS_HOME`` for a built-in. For the worker processes of a study, which train one
     trial after another on the same data and end with it; the datasets are never modified
-    after loading. ``on=False`` drops what was kept."""
-    _kept.update(on=bool(on), key=None, dataset=None)
+    after loading. ``on=False`` drops what was kept; turning it on again while it is on
+    keeps it (a Ray task turns it on at the start of each trial of its worker process)."""
+    if not on or not _kept["on"]:
+        _kept.update(key=None, dataset=None)
+    _kept["on"] = bool(on)
 
 
 def _source_key(cfg: Any, kind: str, arg: str) -> str | None:

@@ -21,7 +21,7 @@ import tomli_w
 from cnn_tui.core.errors import ConfigError
 from cnn_tui.core.fsutil import atomic_write_text
 from cnn_tui.core.validation import Meta, Section, ValidationError, choices_of, field_docstrings, problems
-from cnn_tui.core.validation import section_type, shown_type
+from cnn_tui.core.validation import section_type, shown_type, struct_fields
 
 Normalization = Literal["none", "rescale", "zero_center", "standardize"]
 Activation = Literal["relu", "leaky_relu", "elu", "tanh", "sigmoid"]
@@ -260,7 +260,7 @@ def _format_problems(cls: type[Section], data: Any, source: str) -> str:
 def _section_model(dotted_parent: str) -> type[Section] | None:
     model: type[Section] | None = ExperimentConfig
     for part in dotted_parent.split(".") if dotted_parent else ():
-        field = next((f for f in msgspec.structs.fields(model) if f.name == part), None)
+        field = next((f for f in struct_fields(model) if f.name == part), None)
         model = section_type(field.type) if field else None
         if model is None:
             return None
@@ -390,7 +390,7 @@ def field_docs() -> dict[str, dict[str, Any]]:
 
     def walk(prefix: str, model: type[Section]) -> None:
         docs = field_docstrings(model)
-        for field in msgspec.structs.fields(model):
+        for field in struct_fields(model):
             key = f"{prefix}.{field.name}" if prefix else field.name
             inner = section_type(field.type)
             if inner is not None:

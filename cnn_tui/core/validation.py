@@ -34,7 +34,7 @@ from typing import Annotated, Any, Callable, ClassVar, Literal, Union, get_args,
 import msgspec
 from msgspec import Meta
 
-__all__ = ["Meta", "Problem", "Section", "ValidationError", "field_docstrings", "problems", "shown_type"]
+__all__ = ["Meta", "Problem", "Section", "ValidationError", "field_docstrings", "problems", "shown_type", "struct_fields"]
 
 ValidationError = msgspec.ValidationError
 
@@ -95,7 +95,7 @@ class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 def _dump(value: Any, as_json: bool, exclude_none: bool, exclude_defaults: bool) -> Any:
     if isinstance(value, Section):
         out = {}
-        for f in _fields(type(value)):
+        for f in struct_fields(type(value)):
             item = getattr(value, f.name)
             if (exclude_none and item is None) or (exclude_defaults and item == _default(f)):
                 continue
@@ -110,7 +110,8 @@ def _dump(value: Any, as_json: bool, exclude_none: bool, exclude_defaults: bool)
 
 
 @cache
-def _fields(cls: type) -> tuple[msgspec.structs.FieldInfo, ...]:
+def struct_fields(cls: type) -> tuple[msgspec.structs.FieldInfo, ...]:
+    """``msgspec.structs.fields(cls)``, once per class (it evaluates the annotations on every call)."""
     return msgspec.structs.fields(cls)
 
 
@@ -172,7 +173,7 @@ def _type_at(tp: Any, path: tuple) -> Any:
         inner, _ = _unwrap(tp)
         origin = get_origin(inner)
         if isinstance(inner, type) and issubclass(inner, msgspec.Struct):
-            tp = next((f.type for f in _fields(inner) if f.name == part), Any)
+            tp = next((f.type for f in struct_fields(inner) if f.name == part), Any)
         elif origin is tuple:
             args = get_args(inner)
             tp = args[0] if len(args) == 2 and args[1] is Ellipsis else args[min(part, len(args) - 1)]
@@ -205,7 +206,7 @@ def problems(cls: type[Section], data: Any, loc: tuple = ()) -> list[Problem]:
     if not isinstance(data, dict):
         return [Problem(loc, data, "value", f"Input should be a valid dictionary or instance of {cls.__name__}")]
     found = [Problem(loc + (key,), key, "value", "Keys should be strings") for key in data if not isinstance(key, str)]
-    for f in _fields(cls):
+    for f in struct_fields(cls):
         if f.name not in data:
             continue
         value, where = data[f.name], loc + (f.name,)
@@ -223,7 +224,7 @@ def problems(cls: type[Section], data: Any, loc: tuple = ()) -> list[Problem]:
                 cls.field_checks[f.name](checked)
             except ValueError as exc:
                 found.append(Problem(where, value, "value", str(exc)))
-    names = {f.name for f in _fields(cls)}
+    names = {f.name for f in struct_fields(cls)}
     found += [Problem(loc + (key,), value, "extra", "Extra inputs are not permitted")
               for key, value in data.items() if isinstance(key, str) and key not in names]
     if not found:

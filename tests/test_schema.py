@@ -5,7 +5,7 @@ Until this round the config ran on a hand-written copy of pydantic's rules
 (``cnn_tui/core/schema.py``) while study plans ran on pydantic itself: two stacks, and the
 copy quoted a refused number as it had coerced it (``dropout = 2.0`` for a file saying 2).
 Both now run on msgspec; the messages keep their (pydantic's) wording, made in one place
-(``cnn_tui.core.validation``), with a canary below for every msgspec message it reads.
+(``cnn_tui.core.validation``), with a canary in tests/test_validation.py for every msgspec message it reads.
 """
 
 from __future__ import annotations

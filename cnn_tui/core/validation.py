@@ -12,7 +12,7 @@ msgspec stops at the first problem and words it its own way ("Expected `int` >= 
 in the order of the fields, and words every problem as cnn-tui always has ("Input should be
 greater than or equal to 1", pydantic's wording, which the messages and tests were written
 against). :func:`_message` is the only place that reads msgspec's message text;
-tests/test_schema.py has a canary for each form it reads.
+tests/test_validation.py has a canary for each form it reads.
 
 :class:`Section` also offers the few pydantic-style methods the rest of the code calls
 (``model_validate``, ``model_copy``, ``model_dump``, ``model_dump_json``).
@@ -326,7 +326,7 @@ _NOUNS = {"int": "a valid integer", "float": "a valid number", "bool": "a valid 
 def _message(tp: Any, value: Any, msg: str, at_field: bool) -> str:
     """msgspec's message about ``value`` (of type ``tp``) in cnn-tui's (pydantic's) words.
 
-    The forms read here are pinned by tests/test_schema.py::test_msgspec_messages_canary.
+    The forms read here are pinned by tests/test_validation.py::test_msgspec_messages_canary.
     """
     inner, meta = _unwrap(tp)
     typed = re.fullmatch(r"Expected `([^`]*)`, got `(\w+)`", msg)

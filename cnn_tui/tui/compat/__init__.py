@@ -6,7 +6,7 @@ and for the terminal (the driver's output file). Each of them is here, each over
 patch with a canary in ``tests/tui/test_compat.py`` that fails when the library changes
 the thing it patches, and ``pyproject.toml`` pins Textual to the versions those canaries
 were run on (:data:`TESTED_TEXTUAL`). Outside this package nothing names a private
-Textual attribute (``tests/tui/test_compat.py`` greps the tree for one).
+Textual attribute (``tests/tui/test_private_names.py`` greps the tree for one).
 
 Modules: :mod:`.app` (the App's overrides and its screen stacks, bindings, update
 batch), :mod:`.prewarm` (building screens out of sight), :mod:`.select` (the lean

@@ -14,8 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -23,7 +21,7 @@ from cnn_tui.core.config import ExperimentConfig, load_config
 from cnn_tui.core.errors import CnnTuiError, RunStoreError
 from cnn_tui.core.fsutil import atomic_write_json, type_problem
 from cnn_tui.core.formatting import METRICS
-from cnn_tui.core.results.store import RunInfo, RunStore, resolve_runs_dir
+from cnn_tui.core.results.store import RunInfo, RunStore, new_folder, now, resolve_runs_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     from cnn_tui.core.engine.plan import Plan
@@ -39,24 +37,12 @@ __all__ = [
 ]  # fmt: skip
 
 
-def now() -> str:
-    """The local time with its offset, to the second (``created``, ``started``, ``finished``)."""
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
-
-
 def create_experiment_dir(runs_dir: Path, name: str) -> Path:
     """A new, unique ``<runs>/experiments/<yyyymmdd-hhmmss>-<name>-<id>`` folder."""
     root = runs_dir / EXPERIMENTS_DIR
     root.mkdir(parents=True, exist_ok=True)
     label = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:48] or "experiment"
-    for _ in range(20):
-        path = root / f"{datetime.now():%Y%m%d-%H%M%S}-{label}-{secrets.token_hex(3)}"
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise RunStoreError(f"{root}: could not create a unique experiment folder")  # pragma: no cover
+    return new_folder(root, label, "experiment")
 
 
 # The keys of a progress.json trial entry that readers rely on, with their types (None allowed).

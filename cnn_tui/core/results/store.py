@@ -50,8 +50,22 @@ def resolve_runs_dir(arg: str | os.PathLike | None = None) -> Path:
     return Path(env).expanduser() if env else Path("runs")
 
 
-def _now() -> str:
+def now() -> str:
+    """The local time with its offset, to the second (``created``, ``started``, ``finished``)."""
     return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def new_folder(root: Path, label: str, what: str) -> Path:
+    """Make a new, unique ``root/<yyyymmdd-hhmmss>-<label>-<6 hex digits>`` folder (a run's or
+    an experiment's); RunStoreError naming ``what`` if 20 tries collide."""
+    for _ in range(20):
+        path = root / f"{datetime.now():%Y%m%d-%H%M%S}-{label}-{secrets.token_hex(3)}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RunStoreError(f"{root}: could not create a unique {what} folder")  # pragma: no cover - 24 random bits
 
 
 class RunWriter:
@@ -78,7 +92,7 @@ class RunWriter:
         """Mark the run ended with ``state`` (completed, stopped or failed)."""
         if state not in ("completed", "stopped", "failed"):
             raise ValueError(f"not a final state: {state}")
-        self.update_status(state=state, finished=_now(), error=error)
+        self.update_status(state=state, finished=now(), error=error)
 
     def append_history(self, row: dict[str, Any]) -> None:
         """Append one epoch row to history.csv and flush it to disk."""
@@ -141,23 +155,13 @@ class RunStore:
         label = _SAFE.sub("_", name or config.name).strip("_.")[:48] or "run"
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            for _ in range(20):
-                short = secrets.token_hex(3)
-                stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-                path = self.root / f"{stamp}-{label}-{short}"
-                try:
-                    path.mkdir()
-                    break
-                except FileExistsError:
-                    continue
-            else:  # pragma: no cover - 20 collisions of 24 random bits
-                raise RunStoreError(f"{self.root}: could not create a unique run folder")
+            path = new_folder(self.root, label, "run")
             status = {
                 "run_id": path.name,
-                "short_id": short,
+                "short_id": path.name.rsplit("-", 1)[1],
                 "name": label,
                 "state": "running",
-                "created": _now(),
+                "created": now(),
                 "finished": None,
                 "error": None,
                 "pid": os.getpid(),
@@ -166,7 +170,7 @@ class RunStore:
             }
             atomic_write_text(path / "config.toml", to_toml(config))
             with open(path / "history.csv", "w", encoding="utf-8", newline="") as handle:
-                handle.write(",".join(HISTORY_COLUMNS) + "\n")
+                handle.write(history_csv([]))  # the header alone
             writer = RunWriter(path, status)
             writer.update_status()
         except OSError as exc:

@@ -8,6 +8,7 @@ from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from cnn_tui.cli.common import OK, columns, out
+from cnn_tui.core.formatting import format_shape
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _shape(info: Any) -> str:
     shape = info.image_shape
-    return "x".join(str(v) for v in shape) if shape else "?"
+    return format_shape(shape) if shape else "?"
 
 
 def _count(value: Any) -> str:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from cnn_tui.cli.common import OK, add_runs_dir, columns, fmt_created, fmt_float, fmt_lr, out, runs_dir
+from cnn_tui.core.formatting import format_shape
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -278,7 +279,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                 if key == "params" and isinstance(value, int):
                     value = f"{value:,}"
                 if key == "image_shape" and isinstance(value, list):
-                    value = "x".join(str(v) for v in value)
+                    value = format_shape(value, empty="")
                 lines.append(f"  {label:<14}{value}")
         if metrics.get("train_seconds") is not None:
             lines.append(f"  {'train time':<14}{fmt_float(metrics['train_seconds'], 1)} s")

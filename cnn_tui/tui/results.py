@@ -23,7 +23,7 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from cnn_tui.core.errors import CnnTuiError
-from cnn_tui.core.formatting import fmt_float
+from cnn_tui.core.formatting import fmt_float, format_shape
 from cnn_tui.core.results.samples import Sample, load_misclassified
 from cnn_tui.core.results.store import RunInfo, RunStore
 from cnn_tui.tui.narrow import NarrowAware
@@ -180,7 +180,7 @@ class ResultsScreen(NarrowAware, Screen):
         if metrics:
             facts = [
                 ("dataset", metrics.get("dataset")),
-                ("image", "x".join(str(v) for v in metrics.get("image_shape") or []) or None),
+                ("image", format_shape(metrics.get("image_shape") or [], empty="") or None),
                 ("epochs", metrics.get("epochs_completed")),
                 ("train", f"{metrics['train_seconds']:.1f} s" if isinstance(metrics.get("train_seconds"), (int, float)) else None),
                 ("params", f"{metrics['params']:,}" if isinstance(metrics.get("params"), int) else None),

@@ -221,9 +221,6 @@ class CnnTuiApp(CompatApp):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return footer_keys.action_state(self, action)
 
-    def train_target(self) -> str:
-        return footer_keys.train_target(self)
-
     def refresh_train_label(self) -> None:
         footer_keys.refresh_labels(self)
 
@@ -260,10 +257,6 @@ class CnnTuiApp(CompatApp):
     def resume_run(self, run: Any) -> None:
         """Continue a crashed, stopped or failed run (a RunInfo) on the Training screen."""
         self.session.resume(run)
-
-    def start_study(self, config: Any, plan: Any, name: str, workers: int = 1) -> bool:
-        """Run a study (the Setup screen's experiment dialog); False if a job is running."""
-        return self.session.start_study(config, plan, name, workers)
 
     def action_stop(self) -> None:
         """Stop the run: the engine ends the current batch, evaluates and keeps it as stopped."""

@@ -9,6 +9,8 @@ from typing import Any
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from cnn_tui.tui.footer_keys import train_target
+
 
 class CnnTuiCommands(Provider):
     """Command palette entries for the app's actions."""
@@ -16,7 +18,7 @@ class CnnTuiCommands(Provider):
     def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
         app: Any = self.app
         return [
-            ("Train", f"Start training {app.train_target()} with the current toggles (F5)", app.action_train),
+            ("Train", f"Start training {train_target(app)} with the current toggles (F5)", app.action_train),
             ("Stop training", "Finish the current batch, evaluate, keep the run as stopped (x)", app.action_stop),
             ("Pause / resume training", "Hold training after the current batch, or go on (p)", app.action_pause),
             ("Setup", "Dataset, preset, toggles and model summary (s)", app.action_setup),

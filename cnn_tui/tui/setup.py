@@ -336,8 +336,7 @@ class SetupScreen(SetupPresets, SetupFacts, NarrowAware, FrameHookScreen):
     def action_experiment_dialog(self) -> None:
         """Define a grid / repeat / ablation study on the current settings (prefilled from
         the preset's [experiment] section) and run it."""
-        if getattr(self.app, "training_active", False):
-            self.notify("A run is in progress: stop it (x) before starting an experiment.", severity="warning")
+        if self.app.session.refuse_while_active("starting an experiment"):
             return
         config, errors = self.build_config()
         if config is None:
@@ -356,6 +355,6 @@ class SetupScreen(SetupPresets, SetupFacts, NarrowAware, FrameHookScreen):
 
         def start(request: Any) -> None:
             if request is not None:
-                self.app.start_study(config, request.plan, request.name, workers=request.workers)
+                self.app.session.start_study(config, request.plan, request.name, request.workers)
 
         self.app.push_screen(ExperimentDialog(config, name, initial), start)

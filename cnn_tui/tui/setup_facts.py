@@ -102,9 +102,9 @@ class SetupFacts:
             return
         self._summary_key = key
         view.show_plan(plan, input_shape, "")
-        if not getattr(self.app, "KERAS_SUMMARY", True):
+        if not self.app.KERAS_SUMMARY:
             return
-        if getattr(self.app, "training_active", False):
+        if self.app.training_active:
             view.set_note("Keras summary after training (the run has the CPU now)")
             return
         view.set_note("Keras summary loading..." if self.app.tf_ready else "importing TensorFlow for the Keras summary...")

@@ -142,7 +142,6 @@ class DatasetFacts(Message):
 class TensorFlowReady(Message):
     """The background TensorFlow import finished (``error`` set if it failed)."""
 
-    seconds: float
     error: str | None = None
 
 

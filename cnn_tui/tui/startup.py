@@ -58,7 +58,6 @@ class Startup:
         """Seconds from the app's creation to the Setup screen's first frame."""
         self.tf_ready = False
         """TensorFlow is imported (by the background worker)."""
-        self.tf_seconds: float | None = None
         """How long the background import took."""
 
     def first_paint(self) -> None:
@@ -82,7 +81,6 @@ class Startup:
         self.app.run_worker(self._import_tf, thread=True, group="tfimport", exit_on_error=False)
 
     def _import_tf(self) -> None:
-        start = time.perf_counter()
         error = None
         try:
             from cnn_tui.core.tfimport import import_tf
@@ -97,12 +95,11 @@ class Startup:
             gc.freeze()
         except Exception as exc:  # noqa: BLE001 - reported, never a crash
             error = f"{type(exc).__name__}: {exc}"
-        self.app.post_message(TensorFlowReady(time.perf_counter() - start, error))
+        self.app.post_message(TensorFlowReady(error))
 
     def tf_loaded(self, message: TensorFlowReady) -> None:
         """The background import ended (:class:`TensorFlowReady`): record it, then pre-build."""
         app = self.app
-        self.tf_seconds = message.seconds
         if message.error:
             app.notify(f"TensorFlow could not be imported: {message.error}", severity="error")
         else:

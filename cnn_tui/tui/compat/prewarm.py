@@ -100,17 +100,13 @@ async def prewarm_screen(app: Any, screen: Any) -> bool:
     # so repeat while there are some. Then draw it once, so that its widgets keep their
     # rendered lines for when it is shown.
     for _ in range(LAYOUT_PASSES):
-        if not (screen.is_mounted and app.is_running) or _shown(app, screen) or not hasattr(screen, "_layout_widgets"):
+        if not (screen.is_mounted and app.is_running) or on_a_stack(app, screen) or not hasattr(screen, "_layout_widgets"):
             break
         screen._refresh_layout(app.size)
         screen._layout_required = False
         await asyncio.sleep(PAUSE_SECONDS)
         if not screen._layout_widgets:
             break
-    if screen.is_mounted and app.is_running and not _shown(app, screen) and hasattr(screen, "_compositor"):
+    if screen.is_mounted and app.is_running and not on_a_stack(app, screen) and hasattr(screen, "_compositor"):
         screen._compositor.render_update(full=True, screen_stack=[])
     return True
-
-
-def _shown(app: Any, screen: Any) -> bool:
-    return on_a_stack(app, screen)

@@ -29,7 +29,7 @@ from textual.widgets import Footer as TextualFooter
 
 from cnn_tui.tui.compat.widgets import FooterKey, prune_closed_watchers
 
-__all__ = ["COMPACT_BELOW", "Footer", "FooterKey", "FooterPlan", "plan_footer", "prune_closed_watchers"]
+__all__ = ["COMPACT_BELOW", "Footer", "FooterKey", "FooterPlan", "plan_footer"]
 
 
 COMPACT_BELOW = 120

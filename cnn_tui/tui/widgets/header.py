@@ -18,7 +18,7 @@ from typing import Any
 from textual.css.query import NoMatches
 from textual.widgets import Header as TextualHeader
 
-from cnn_tui.tui.widgets.footer import prune_closed_watchers
+from cnn_tui.tui.compat.widgets import prune_closed_watchers
 
 
 class Header(TextualHeader):

@@ -78,8 +78,6 @@ class CnnTuiApp(CompatApp):
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
 
-    _experiment_mode = False
-    """Whether the Experiment mode was added (on the first E)."""
     AUTO_OPEN_RESULTS = True
     """Open the Results screen when a run ends while the Training screen is shown."""
     PRELOAD_TF = True
@@ -190,7 +188,7 @@ class CnnTuiApp(CompatApp):
             self.push_screen(HelpScreen())
 
     def action_runs(self) -> None:
-        self.navigator.ensure_runs_mode()
+        self.navigator.ensure_mode("runs")
         self._goto("runs")
 
     def action_results(self) -> None:
@@ -276,11 +274,7 @@ class CnnTuiApp(CompatApp):
         if self.session.study is None:
             self.notify("No experiment yet: press ctrl+e on the Setup screen to define one.")
             return
-        if not self._experiment_mode:
-            from cnn_tui.tui.experiment import ExperimentScreen
-
-            self.add_mode("experiment", ExperimentScreen)
-            self._experiment_mode = True
+        self.navigator.ensure_mode("experiment")
         self._goto("experiment")
 
     # Host of the session (see cnn_tui.tui.session.Host)

@@ -52,7 +52,8 @@ class Navigator:
         self.app = app
         self.kept: tuple[Path, tuple, Screen] | None = None
         """The Results screen kept: (its run folder, the folder's stamp, the screen)."""
-        self._runs_mode = False
+        self._added: set[str] = set()
+        """The modes added on first use (their screen modules are imported then)."""
 
     def goto(self, mode: str) -> None:
         """Show a mode's base screen (pops what was pushed over it, e.g. a Results screen
@@ -66,14 +67,20 @@ class Navigator:
         while len(app.screen_stack) > 1:
             app.pop_screen()
 
-    def ensure_runs_mode(self) -> None:
-        """Add the Runs mode (on first use: its module is imported then)."""
-        if not self._runs_mode:
+    def ensure_mode(self, mode: str) -> None:
+        """Add the ``runs`` or ``experiment`` mode on its first use (its module is imported then)."""
+        if mode in self._added:
+            return
+        app = self.app
+        if mode == "runs":
             from cnn_tui.tui.runs import RunsScreen
 
-            app = self.app
             app.add_mode("runs", lambda: RunsScreen(app.runs_dir))
-            self._runs_mode = True
+        else:
+            from cnn_tui.tui.experiment import ExperimentScreen
+
+            app.add_mode("experiment", ExperimentScreen)
+        self._added.add(mode)
 
     def results_run_dir(self, *, quiet: bool = False) -> Path | None:
         """The run r shows: the last one this app ran, else the latest stored."""

@@ -110,7 +110,7 @@ class Startup:
     def prewarm_screens(self) -> None:
         """Build the Training and Runs screens, then the latest run's Results screen, out of sight."""
         app = self.app
-        app.navigator.ensure_runs_mode()
+        app.navigator.ensure_mode("runs")
         # A callable, not a coroutine: a worker that never starts (the app is closing) then
         # leaves no coroutine behind that was never awaited.
         app.run_worker(partial(self._prewarm, ["training", "runs"]), group="prewarm", exclusive=True,

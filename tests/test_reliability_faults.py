@@ -210,14 +210,19 @@ EXP_TAMPER: dict[str, Callable[[dict], object]] = {
 }
 
 
+
+def _seed_sweep(tmp_path: Path, capsys, *, epochs: int, seeds: str) -> Path:
+    """A completed sweep over train.seed of a small TOML config into tmp_path/runs: its folder."""
+    toml = tmp_path / "ok.toml"
+    toml.write_text(f'name = "ok"\n[train]\nepochs = {epochs}\n', encoding="utf-8")
+    assert main(["sweep", str(toml), "--grid", f"train.seed={seeds}", "--runs-dir", str(tmp_path / "runs")]) == 0
+    return Path(capsys.readouterr().out.strip().splitlines()[-1])
+
 @pytest.mark.parametrize("case", list(EXP_TAMPER))
 def test_a_tampered_experiment_progress_is_one_line(tmp_path, capsys, monkeypatch, fake_engine, case) -> None:
     monkeypatch.chdir(tmp_path)
     runs = tmp_path / "runs"
-    toml = tmp_path / "ok.toml"
-    toml.write_text('name = "ok"\n[train]\nepochs = 1\n', encoding="utf-8")
-    assert main(["sweep", str(toml), "--grid", "train.seed=1,2", "--runs-dir", str(runs)]) == 0
-    exp = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    exp = _seed_sweep(tmp_path, capsys, epochs=1, seeds="1,2")
     progress = json.loads((exp / "progress.json").read_text(encoding="utf-8"))
     (exp / "progress.json").write_text(json.dumps(EXP_TAMPER[case](progress)), encoding="utf-8")
     before = _files(tmp_path)
@@ -269,10 +274,7 @@ def test_two_resumes_of_one_experiment_at_once_train_each_trial_once(tmp_path, c
     refused in one line; no trial trains twice and progress.json names each trial's run."""
     monkeypatch.chdir(tmp_path)
     runs = tmp_path / "runs"
-    toml = tmp_path / "ok.toml"
-    toml.write_text('name = "ok"\n[train]\nepochs = 3\n', encoding="utf-8")
-    assert main(["sweep", str(toml), "--grid", "train.seed=1,2,3", "--runs-dir", str(runs)]) == 0
-    exp = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    exp = _seed_sweep(tmp_path, capsys, epochs=3, seeds="1,2,3")
     progress = json.loads((exp / "progress.json").read_text(encoding="utf-8"))
     for entry in progress["trials"]:  # as if stopped before any trial completed
         entry.update(state="stopped")
